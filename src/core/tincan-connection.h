@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "tincan-backoff.h"
+#include "tincan-message.h"
+#include "tincan-profile.h"
+#include "tincan-protocol.h"
+#include "tincan-store.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  TINCAN_CONNECTION_STATE_DISCONNECTED,
+  TINCAN_CONNECTION_STATE_CONNECTING,
+  TINCAN_CONNECTION_STATE_CONNECTED,
+  TINCAN_CONNECTION_STATE_RECONNECTING,
+  TINCAN_CONNECTION_STATE_OFFLINE,
+  TINCAN_CONNECTION_STATE_FAILED,
+} TincanConnectionState;
+
+typedef enum
+{
+  TINCAN_FRAME_DIRECTION_IN,
+  TINCAN_FRAME_DIRECTION_OUT,
+} TincanFrameDirection;
+
+/* WebSocket opcodes as on the wire (RFC 6455), for the "frame" signal. */
+typedef enum
+{
+  TINCAN_OPCODE_TEXT   = 0x1,
+  TINCAN_OPCODE_BINARY = 0x2,
+  TINCAN_OPCODE_CLOSE  = 0x8,
+  TINCAN_OPCODE_PING   = 0x9,
+  TINCAN_OPCODE_PONG   = 0xA,
+} TincanOpcode;
+
+#define TINCAN_CONNECTION_ERROR (tincan_connection_error_quark ())
+
+typedef enum
+{
+  TINCAN_CONNECTION_ERROR_OUTBOX_FULL,   /* send(): the outbox holds outbox-limit messages */
+  TINCAN_CONNECTION_ERROR_INVALID_URL,
+  TINCAN_CONNECTION_ERROR_REJECTED,      /* the server refused a message (error frame) */
+  TINCAN_CONNECTION_ERROR_TOO_LARGE,     /* an incoming frame over max-payload */
+  TINCAN_CONNECTION_ERROR_PROTOCOL,      /* a frame we could not decode (see the GError cause in the message) */
+  TINCAN_CONNECTION_ERROR_TIMEOUT,       /* liveness watchdog fired */
+  TINCAN_CONNECTION_ERROR_TERMINAL,      /* terminal close code (4001, 4003, profile's list) */
+  TINCAN_CONNECTION_ERROR_EXHAUSTED,     /* reconnect attempts exhausted */
+  TINCAN_CONNECTION_ERROR_NOT_FAILED,    /* retry()/discard() on a message that is not failed */
+} TincanConnectionError;
+
+GQuark tincan_connection_error_quark (void);
+
+/* Returns a newly allocated token, or NULL for none. Runs before every
+ * connection attempt, so a token can be refreshed. */
+typedef char *(*TincanTokenProvider) (gpointer user_data);
+
+#define TINCAN_TYPE_CONNECTION (tincan_connection_get_type ())
+
+G_DECLARE_FINAL_TYPE (TincanConnection, tincan_connection, TINCAN, CONNECTION, GObject)
+
+/* Properties (read-only unless said, notify on change):
+ *   profile (TincanProfile, construct-only), store (TincanStore,
+ *   construct-only), state (TincanConnectionState), attempt (uint),
+ *   retry-at (int64: g_get_monotonic_time() µs of the next attempt, 0 if none),
+ *   latency (int ms, -1 = unknown), close-code (uint), close-reason (string),
+ *   last-error (GError boxed, NULL if none), queued-count (uint: outbox size),
+ *   url (string), protocol (string: the dialect's name), user (string: as
+ *   the server welcomed us), session (string), rooms (GStrv: joined rooms),
+ *   network-monitor (GNetworkMonitor, construct-only, default the system's).
+ *
+ * Signals:
+ *   message-received (TincanMessage *)  a new incoming message (deduplicated;
+ *                                       the echo of our own message is NOT
+ *                                       emitted here, it updates the local one)
+ *   message-queued   (TincanMessage *)  an outgoing message just created by send()
+ *   message-updated  (TincanMessage *)  an outgoing message changed state
+ *   presence         (char *room, char *user, gboolean online)
+ *   members          (char *room, GStrv users)
+ *   resumed          (char *room, gboolean gap)
+ *   frame            (TincanFrameDirection, TincanOpcode, GBytes *payload, gint64 real_time_us)
+ *                    every frame in and out, ping/pong/close included;
+ *                    payload secrets are NOT masked here (the inspector masks).
+ *   error            (GError *)         a reported problem that did not change
+ *                                       state (bad frame, rejected message…)
+ */
+TincanConnection     *tincan_connection_new              (TincanProfile        *profile,
+                                                          TincanStore          *store);
+TincanConnection     *tincan_connection_new_full         (TincanProfile        *profile,
+                                                          TincanStore          *store,
+                                                          GNetworkMonitor      *monitor);
+void                  tincan_connection_set_token_provider (TincanConnection   *self,
+                                                          TincanTokenProvider   provider,
+                                                          gpointer              user_data,
+                                                          GDestroyNotify        destroy);
+/* Connects; while reconnecting it tries at once; a no-op when connected. */
+void                  tincan_connection_connect          (TincanConnection     *self);
+/* Stops everything, cancels what is pending; state → disconnected.
+ * The outbox is kept. */
+void                  tincan_connection_disconnect       (TincanConnection     *self);
+
+/* The optimistic send: commits to the outbox, returns the message in state
+ * QUEUED at once (emitting message-queued), transmits when connected.
+ * NULL + TINCAN_CONNECTION_ERROR_OUTBOX_FULL when the outbox is full. */
+TincanMessage        *tincan_connection_send             (TincanConnection     *self,
+                                                          const char           *room,
+                                                          const char           *text,
+                                                          GError              **error);
+/* For a FAILED outgoing message: back to the outbox (same cid). */
+gboolean              tincan_connection_retry            (TincanConnection     *self,
+                                                          TincanMessage        *message,
+                                                          GError              **error);
+/* For a FAILED outgoing message: removes it from the outbox and the store. */
+gboolean              tincan_connection_discard          (TincanConnection     *self,
+                                                          TincanMessage        *message,
+                                                          GError              **error);
+void                  tincan_connection_join             (TincanConnection     *self,
+                                                          const char           *room);
+void                  tincan_connection_leave            (TincanConnection     *self,
+                                                          const char           *room);
+
+TincanProfile        *tincan_connection_get_profile      (TincanConnection     *self);
+TincanStore          *tincan_connection_get_store        (TincanConnection     *self);
+TincanBackoff        *tincan_connection_get_backoff      (TincanConnection     *self);
+TincanConnectionState tincan_connection_get_state        (TincanConnection     *self);
+guint                 tincan_connection_get_attempt      (TincanConnection     *self);
+gint64                tincan_connection_get_retry_at     (TincanConnection     *self);
+int                   tincan_connection_get_latency      (TincanConnection     *self);
+guint                 tincan_connection_get_close_code   (TincanConnection     *self);
+const char           *tincan_connection_get_close_reason (TincanConnection     *self);
+const GError         *tincan_connection_get_last_error   (TincanConnection     *self);
+guint                 tincan_connection_get_queued_count (TincanConnection     *self);
+const char           *tincan_connection_get_url          (TincanConnection     *self);
+const char           *tincan_connection_get_protocol_name (TincanConnection    *self);
+const char           *tincan_connection_get_user         (TincanConnection     *self);
+const char * const   *tincan_connection_get_rooms        (TincanConnection     *self);
+const char           *tincan_connection_state_to_string  (TincanConnectionState state);
+
+G_END_DECLS

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "tincan-connection.h"
+
+G_BEGIN_DECLS
+
+#define TINCAN_TYPE_MESSAGE_LIST (tincan_message_list_get_type ())
+
+G_DECLARE_FINAL_TYPE (TincanMessageList, tincan_message_list, TINCAN, MESSAGE_LIST, GObject)
+
+/* A GListModel of TincanMessage over one room, OLDEST FIRST (index 0 is the
+ * oldest loaded, the last item the newest): a bounded window of the history.
+ * It starts with the newest page-size messages plus the room's unsequenced
+ * outgoing ones at the end, grows by a page with load_older(), follows the
+ * connection (new incoming messages and optimistic sends appear at once,
+ * in batches: one items-changed per main-loop turn) and trims its oldest
+ * items beyond max-size when new ones arrive at the bottom.
+ *
+ * Properties: connection (construct-only), room (construct-only),
+ * page-size (uint, default 100), max-size (uint, default 1000),
+ * has-more (bool, read-only: older messages exist in the store),
+ * loading (bool). */
+TincanMessageList *tincan_message_list_new        (TincanConnection  *connection,
+                                                   const char        *room);
+const char        *tincan_message_list_get_room   (TincanMessageList *self);
+gboolean           tincan_message_list_get_has_more (TincanMessageList *self);
+/* Prepends the next older page; returns how many were added. */
+guint              tincan_message_list_load_older (TincanMessageList *self);
+/* Drops the older pages again, back to the newest page-size window. */
+void               tincan_message_list_trim_to_latest (TincanMessageList *self);
+
+G_END_DECLS
