@@ -1,1 +1,1602 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tincan-store"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "tincan-store.h"
+#include "tincan-message-private.h"
+#include "tincan-util.h"
+
+/* Schema migrations: migrations[i] brings a database from user_version i
+ * to i + 1, in one transaction. Append, never edit a released entry.
+ *
+ * v1: rooms get small integer ids so a message row carries one varint,
+ * not the room name. "pk" is declared INTEGER PRIMARY KEY (the rowid) so
+ * that VACUUM keeps it: it is the insertion order the outbox and the
+ * unsequenced messages are sorted by. direction and state are the
+ * TincanMessageDirection / TincanMessageState values. seq and ts are NULL
+ * until the server assigns them. UNIQUE (room_id, seq) also indexes the
+ * per-room queries; SQLite treats NULLs as distinct, so any number of
+ * unsequenced rows fit. */
+static const char * const migrations[] = {
+  /* 0 -> 1 */
+  "CREATE TABLE rooms ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL UNIQUE"
+  ");"
+  "CREATE TABLE messages ("
+  "  pk INTEGER PRIMARY KEY,"
+  "  room_id INTEGER NOT NULL REFERENCES rooms (id),"
+  "  seq INTEGER,"
+  "  id TEXT,"
+  "  cid TEXT,"
+  "  sender TEXT,"
+  "  text TEXT,"
+  "  ts INTEGER,"
+  "  local_ts INTEGER,"
+  "  direction INTEGER NOT NULL,"
+  "  state INTEGER NOT NULL,"
+  "  reason TEXT"
+  ");"
+  "CREATE UNIQUE INDEX messages_room_seq ON messages (room_id, seq);"
+  "CREATE UNIQUE INDEX messages_cid ON messages (cid) WHERE cid IS NOT NULL;"
+  "CREATE INDEX messages_outbox ON messages (direction)"
+  "  WHERE direction = 1 AND state IN (0, 1);",
+};
+
+#define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
+
+#define MESSAGE_COLUMNS \
+  "m.pk, r.name, m.seq, m.id, m.cid, m.sender, m.text, m.ts, m.local_ts, m.direction, m.state, m.reason"
+#define MESSAGE_FROM \
+  " FROM messages m JOIN rooms r ON r.id = m.room_id "
+
+typedef enum
+{
+  STMT_BEGIN,
+  STMT_COMMIT,
+  STMT_ROLLBACK,
+  STMT_ROOM_LOOKUP,
+  STMT_ROOM_INSERT,
+  STMT_INSERT,
+  STMT_UPDATE,
+  STMT_FIND_CID,
+  STMT_FIND_SEQ,
+  STMT_SELECT_ROW,
+  STMT_DELETE,
+  STMT_PAGE,
+  STMT_UNSEQUENCED,
+  STMT_OUTBOX,
+  STMT_COUNT_OUTBOX,
+  STMT_LOOKUP_CID,
+  STMT_LAST_SEQ,
+  STMT_COUNT_ROOM,
+  STMT_COUNT_ALL,
+  STMT_LIST_ROOMS,
+  N_STMTS
+} StmtId;
+
+static const char * const stmt_sql[N_STMTS] = {
+  [STMT_BEGIN] = "BEGIN IMMEDIATE",
+  [STMT_COMMIT] = "COMMIT",
+  [STMT_ROLLBACK] = "ROLLBACK",
+  [STMT_ROOM_LOOKUP] = "SELECT id FROM rooms WHERE name = ?1",
+  [STMT_ROOM_INSERT] = "INSERT INTO rooms (name) VALUES (?1)",
+  [STMT_INSERT] =
+    "INSERT INTO messages (room_id, seq, id, cid, sender, text, ts, local_ts, direction, state, reason)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+  /* A stored field is never cleared by a save that lacks it: an ack or
+   * an echo fills in what was missing. */
+  [STMT_UPDATE] =
+    "UPDATE messages SET"
+    " seq = COALESCE (?2, seq), id = COALESCE (?3, id), cid = COALESCE (?4, cid),"
+    " sender = COALESCE (?5, sender), text = COALESCE (?6, text), ts = COALESCE (?7, ts),"
+    " state = ?8, reason = ?9"
+    " WHERE pk = ?1",
+  [STMT_FIND_CID] = "SELECT pk, direction FROM messages WHERE cid = ?1",
+  [STMT_FIND_SEQ] = "SELECT pk FROM messages WHERE room_id = ?1 AND seq = ?2",
+  [STMT_SELECT_ROW] = "SELECT " MESSAGE_COLUMNS MESSAGE_FROM "WHERE m.pk = ?1",
+  [STMT_DELETE] = "DELETE FROM messages WHERE pk = ?1",
+  [STMT_PAGE] =
+    "SELECT " MESSAGE_COLUMNS MESSAGE_FROM
+    "WHERE m.room_id = ?1 AND m.seq IS NOT NULL AND m.seq < ?2"
+    " ORDER BY m.seq DESC LIMIT ?3",
+  [STMT_UNSEQUENCED] =
+    "SELECT " MESSAGE_COLUMNS MESSAGE_FROM
+    "WHERE m.room_id = ?1 AND m.seq IS NULL AND m.direction = 1"
+    " ORDER BY m.pk",
+  [STMT_OUTBOX] =
+    "SELECT " MESSAGE_COLUMNS MESSAGE_FROM
+    "WHERE m.direction = 1 AND m.state IN (0, 1)"
+    " ORDER BY m.pk",
+  [STMT_COUNT_OUTBOX] =
+    "SELECT COUNT(*) FROM messages WHERE direction = 1 AND state IN (0, 1)",
+  [STMT_LOOKUP_CID] = "SELECT " MESSAGE_COLUMNS MESSAGE_FROM "WHERE m.cid = ?1",
+  [STMT_LAST_SEQ] =
+    "SELECT seq FROM messages WHERE room_id = ?1 AND seq IS NOT NULL"
+    " ORDER BY seq DESC LIMIT 1",
+  [STMT_COUNT_ROOM] = "SELECT COUNT(*) FROM messages WHERE room_id = ?1",
+  [STMT_COUNT_ALL] = "SELECT COUNT(*) FROM messages",
+  [STMT_LIST_ROOMS] =
+    "SELECT name FROM rooms r"
+    " WHERE EXISTS (SELECT 1 FROM messages m WHERE m.room_id = r.id)"
+    " ORDER BY name",
+};
+
+/* Cached statements are handed out with g_autoptr (TincanStmt): leaving
+ * the scope resets them for the next use. */
+typedef sqlite3_stmt TincanStmt;
+
+static void
+tincan_stmt_release (TincanStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TincanStmt, tincan_stmt_release)
+
+typedef enum
+{
+  OUTCOME_INSERTED,
+  OUTCOME_UPDATED,
+  OUTCOME_DUPLICATE,
+} OutcomeKind;
+
+typedef struct
+{
+  TincanMessage *message;
+  /* The stored row after an update through another object (same cid). */
+  TincanMessage *merged;
+  gint64         pk;
+  OutcomeKind    kind;
+} Outcome;
+
+struct _TincanStore
+{
+  GObject      parent_instance;
+
+  char        *path;
+  sqlite3     *db;
+  sqlite3_stmt *stmts[N_STMTS];
+  int          schema_version;
+
+  /* Saved, not yet committed: save order, each message once. */
+  GPtrArray   *pending;
+  GHashTable  *pending_set;
+  guint        flush_id;
+
+  /* room name -> room id (gint64 *) */
+  GHashTable  *rooms;
+
+  /* Objects standing for stored rows, so reads hand out the same object
+   * the rest of the app holds: pk (gint64 *) -> TincanMessage * and back.
+   * Weak: an entry goes away with its object. */
+  GHashTable  *live_by_pk;
+  GHashTable  *live_pks;
+
+  guint        finalizing : 1;
+};
+
+G_DEFINE_FINAL_TYPE (TincanStore, tincan_store, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (tincan-store-error-quark, tincan_store_error)
+
+enum {
+  PROP_0,
+  PROP_PATH,
+  N_PROPS
+};
+
+enum {
+  COMMITTED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void
+set_db_error (TincanStore      *self,
+              GError          **error,
+              TincanStoreError  code,
+              const char       *what)
+{
+  g_set_error (error, TINCAN_STORE_ERROR, code,
+               "%s: %s", what,
+               self->db != NULL ? sqlite3_errmsg (self->db) : "no database");
+}
+
+static TincanStmt *
+get_stmt (TincanStore  *self,
+          StmtId        id,
+          GError      **error)
+{
+  if (self->stmts[id] == NULL)
+    {
+      int rc = sqlite3_prepare_v3 (self->db, stmt_sql[id], -1,
+                                   SQLITE_PREPARE_PERSISTENT,
+                                   &self->stmts[id], NULL);
+
+      if (rc != SQLITE_OK)
+        {
+          set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot prepare a statement");
+          self->stmts[id] = NULL;
+          return NULL;
+        }
+    }
+
+  return self->stmts[id];
+}
+
+static void
+bind_text (sqlite3_stmt *stmt,
+           int           index,
+           const char   *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+/* 0 means "not assigned" in TincanMessage and NULL in the database. */
+static void
+bind_int64_or_null (sqlite3_stmt *stmt,
+                    int           index,
+                    gint64        value)
+{
+  if (value != 0)
+    sqlite3_bind_int64 (stmt, index, value);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static gboolean
+exec_simple (TincanStore  *self,
+             StmtId        id,
+             GError      **error)
+{
+  g_autoptr (TincanStmt) stmt = get_stmt (self, id, error);
+
+  if (stmt == NULL)
+    return FALSE;
+
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      set_db_error (self, error, TINCAN_STORE_ERROR_IO, stmt_sql[id]);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Live objects */
+
+static void
+live_message_gone (gpointer  data,
+                   GObject  *where_the_object_was)
+{
+  TincanStore *self = data;
+  gint64 *pk = g_hash_table_lookup (self->live_pks, where_the_object_was);
+
+  if (pk == NULL)
+    return;
+
+  g_hash_table_remove (self->live_by_pk, pk);
+  g_hash_table_remove (self->live_pks, where_the_object_was);
+}
+
+static TincanMessage *
+live_lookup (TincanStore *self,
+             gint64       pk)
+{
+  return g_hash_table_lookup (self->live_by_pk, &pk);
+}
+
+static gboolean
+is_live (TincanStore   *self,
+         TincanMessage *message)
+{
+  gint64 pk = _tincan_message_get_store_id (message);
+
+  return pk != 0 && live_lookup (self, pk) == message;
+}
+
+/* Makes @message the object that stands for row @pk, unless another
+ * object already does. */
+static void
+live_track (TincanStore   *self,
+            TincanMessage *message,
+            gint64         pk)
+{
+  gint64 *old_pk;
+
+  if (live_lookup (self, pk) != NULL)
+    return;
+
+  old_pk = g_hash_table_lookup (self->live_pks, message);
+  if (old_pk != NULL)
+    g_hash_table_remove (self->live_by_pk, old_pk);
+  else
+    g_object_weak_ref (G_OBJECT (message), live_message_gone, self);
+
+  g_hash_table_insert (self->live_pks, message, g_memdup2 (&pk, sizeof pk));
+  g_hash_table_insert (self->live_by_pk, g_memdup2 (&pk, sizeof pk), message);
+  _tincan_message_set_store_id (message, pk);
+}
+
+static void
+live_untrack (TincanStore   *self,
+              TincanMessage *message)
+{
+  gint64 *pk = g_hash_table_lookup (self->live_pks, message);
+
+  if (pk == NULL)
+    return;
+
+  g_hash_table_remove (self->live_by_pk, pk);
+  g_hash_table_remove (self->live_pks, message);
+  g_object_weak_unref (G_OBJECT (message), live_message_gone, self);
+}
+
+/* Rows to objects */
+
+static TincanMessage *
+message_from_row (TincanStore  *self,
+                  sqlite3_stmt *stmt)
+{
+  TincanMessage *message;
+  gint64 pk = sqlite3_column_int64 (stmt, 0);
+  TincanMessageState state;
+
+  message = live_lookup (self, pk);
+  if (message != NULL)
+    return g_object_ref (message);
+
+  message = tincan_message_new (sqlite3_column_int (stmt, 9) == TINCAN_MESSAGE_DIRECTION_OUTGOING
+                                ? TINCAN_MESSAGE_DIRECTION_OUTGOING
+                                : TINCAN_MESSAGE_DIRECTION_INCOMING);
+  tincan_message_set_room (message, (const char *) sqlite3_column_text (stmt, 1));
+  tincan_message_set_seq (message, sqlite3_column_int64 (stmt, 2));
+  tincan_message_set_id (message, (const char *) sqlite3_column_text (stmt, 3));
+  tincan_message_set_cid (message, (const char *) sqlite3_column_text (stmt, 4));
+  tincan_message_set_sender (message, (const char *) sqlite3_column_text (stmt, 5));
+  tincan_message_set_text (message, (const char *) sqlite3_column_text (stmt, 6));
+  tincan_message_set_timestamp (message, sqlite3_column_int64 (stmt, 7));
+  tincan_message_set_local_timestamp (message, sqlite3_column_int64 (stmt, 8));
+
+  state = CLAMP (sqlite3_column_int (stmt, 10),
+                 TINCAN_MESSAGE_STATE_QUEUED, TINCAN_MESSAGE_STATE_FAILED);
+  if (state == TINCAN_MESSAGE_STATE_FAILED)
+    tincan_message_set_failed (message, (const char *) sqlite3_column_text (stmt, 11));
+  else
+    tincan_message_set_state (message, state);
+
+  live_track (self, message, pk);
+
+  return message;
+}
+
+/* Copies what the store knows of a message after a merge. */
+static void
+message_copy_stored (TincanMessage *dest,
+                     TincanMessage *src)
+{
+  if (dest == src)
+    return;
+
+  g_object_freeze_notify (G_OBJECT (dest));
+
+  if (tincan_message_get_seq (src) != 0)
+    tincan_message_set_seq (dest, tincan_message_get_seq (src));
+  if (tincan_message_get_id (src) != NULL)
+    tincan_message_set_id (dest, tincan_message_get_id (src));
+  if (tincan_message_get_timestamp (src) != 0)
+    tincan_message_set_timestamp (dest, tincan_message_get_timestamp (src));
+  if (tincan_message_get_state (src) == TINCAN_MESSAGE_STATE_FAILED)
+    tincan_message_set_failed (dest, tincan_message_get_reason (src));
+  else
+    tincan_message_set_state (dest, tincan_message_get_state (src));
+
+  g_object_thaw_notify (G_OBJECT (dest));
+}
+
+static GPtrArray *
+collect_rows (TincanStore   *self,
+              sqlite3_stmt  *stmt,
+              GError       **error)
+{
+  g_autoptr (GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (messages, message_from_row (self, stmt));
+
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot read messages");
+      return NULL;
+    }
+
+  return g_steal_pointer (&messages);
+}
+
+/* Rooms */
+
+static gboolean
+find_room (TincanStore  *self,
+           const char   *name,
+           gint64       *room_id,
+           GError      **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  gint64 *cached;
+  int rc;
+
+  *room_id = 0;
+
+  if (name == NULL)
+    return TRUE;
+
+  cached = g_hash_table_lookup (self->rooms, name);
+  if (cached != NULL)
+    {
+      *room_id = *cached;
+      return TRUE;
+    }
+
+  if (!(stmt = get_stmt (self, STMT_ROOM_LOOKUP, error)))
+    return FALSE;
+
+  sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+
+  if (rc == SQLITE_ROW)
+    {
+      *room_id = sqlite3_column_int64 (stmt, 0);
+      g_hash_table_insert (self->rooms, g_strdup (name), g_memdup2 (room_id, sizeof *room_id));
+      return TRUE;
+    }
+  else if (rc == SQLITE_DONE)
+    {
+      return TRUE;
+    }
+
+  set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot look up a room");
+  return FALSE;
+}
+
+static gboolean
+ensure_room (TincanStore  *self,
+             const char   *name,
+             gint64       *room_id,
+             GError      **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+
+  if (!find_room (self, name, room_id, error))
+    return FALSE;
+
+  if (*room_id != 0)
+    return TRUE;
+
+  if (!(stmt = get_stmt (self, STMT_ROOM_INSERT, error)))
+    return FALSE;
+
+  sqlite3_bind_text (stmt, 1, name, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot add a room");
+      return FALSE;
+    }
+
+  *room_id = sqlite3_last_insert_rowid (self->db);
+  g_hash_table_insert (self->rooms, g_strdup (name), g_memdup2 (room_id, sizeof *room_id));
+
+  return TRUE;
+}
+
+/* Writing one message inside the batch transaction */
+
+static gboolean
+find_pk (TincanStore  *self,
+         StmtId        id,
+         gint64       *pk,
+         int          *direction,
+         GError      **error)
+{
+  sqlite3_stmt *stmt = self->stmts[id];
+  int rc = sqlite3_step (stmt);
+
+  *pk = 0;
+
+  if (rc == SQLITE_ROW)
+    {
+      *pk = sqlite3_column_int64 (stmt, 0);
+      if (direction != NULL)
+        *direction = sqlite3_column_int (stmt, 1);
+      return TRUE;
+    }
+  else if (rc == SQLITE_DONE)
+    {
+      return TRUE;
+    }
+
+  set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot look up a message");
+  return FALSE;
+}
+
+/* Returns the sqlite3_step() result. */
+static int
+update_row (TincanStore        *self,
+            gint64              pk,
+            TincanMessage      *message,
+            gboolean            keep_seq,
+            TincanMessageState  state,
+            const char         *reason,
+            GError            **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  int rc;
+
+  if (!(stmt = get_stmt (self, STMT_UPDATE, error)))
+    return SQLITE_ERROR;
+
+  sqlite3_bind_int64 (stmt, 1, pk);
+  if (!keep_seq)
+    bind_int64_or_null (stmt, 2, tincan_message_get_seq (message));
+  bind_text (stmt, 3, tincan_message_get_id (message));
+  bind_text (stmt, 4, tincan_message_get_cid (message));
+  bind_text (stmt, 5, tincan_message_get_sender (message));
+  bind_text (stmt, 6, tincan_message_get_text (message));
+  bind_int64_or_null (stmt, 7, tincan_message_get_timestamp (message));
+  sqlite3_bind_int (stmt, 8, state);
+  bind_text (stmt, 9, state == TINCAN_MESSAGE_STATE_FAILED ? reason : NULL);
+
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
+    set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot update a message");
+
+  return rc;
+}
+
+/* Updates row @pk from @message. A seq already taken by another row of
+ * the room (a backend that echoes without the cid) is left alone rather
+ * than failing the batch. */
+static gboolean
+update_row_or_keep_seq (TincanStore        *self,
+                        gint64              pk,
+                        TincanMessage      *message,
+                        TincanMessageState  state,
+                        const char         *reason,
+                        GError            **error)
+{
+  int rc = update_row (self, pk, message, FALSE, state, reason, error);
+
+  if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    {
+      g_debug ("seq %" G_GINT64_FORMAT " already stored for another message; keeping the old one",
+               tincan_message_get_seq (message));
+      rc = update_row (self, pk, message, TRUE, state, reason, error);
+    }
+
+  if (rc != SQLITE_DONE)
+    {
+      if (error != NULL && *error == NULL)
+        set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot update a message");
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static TincanMessage *
+select_row (TincanStore  *self,
+            gint64        pk,
+            GError      **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  TincanMessage *message;
+  TincanMessageState state;
+  int rc;
+
+  if (!(stmt = get_stmt (self, STMT_SELECT_ROW, error)))
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, pk);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot read a message back");
+      return NULL;
+    }
+
+  /* A detached snapshot: never tracked, only copied from. */
+  message = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
+  tincan_message_set_seq (message, sqlite3_column_int64 (stmt, 2));
+  tincan_message_set_id (message, (const char *) sqlite3_column_text (stmt, 3));
+  tincan_message_set_timestamp (message, sqlite3_column_int64 (stmt, 7));
+  state = CLAMP (sqlite3_column_int (stmt, 10),
+                 TINCAN_MESSAGE_STATE_QUEUED, TINCAN_MESSAGE_STATE_FAILED);
+  if (state == TINCAN_MESSAGE_STATE_FAILED)
+    tincan_message_set_failed (message, (const char *) sqlite3_column_text (stmt, 11));
+  else
+    tincan_message_set_state (message, state);
+
+  return message;
+}
+
+static gboolean
+insert_row (TincanStore   *self,
+            gint64         room_id,
+            TincanMessage *message,
+            gint64        *pk,
+            GError       **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  TincanMessageState state = tincan_message_get_state (message);
+  int rc;
+
+  *pk = 0;
+
+  if (!(stmt = get_stmt (self, STMT_INSERT, error)))
+    return FALSE;
+
+  sqlite3_bind_int64 (stmt, 1, room_id);
+  bind_int64_or_null (stmt, 2, tincan_message_get_seq (message));
+  bind_text (stmt, 3, tincan_message_get_id (message));
+  bind_text (stmt, 4, tincan_message_get_cid (message));
+  bind_text (stmt, 5, tincan_message_get_sender (message));
+  bind_text (stmt, 6, tincan_message_get_text (message));
+  bind_int64_or_null (stmt, 7, tincan_message_get_timestamp (message));
+  sqlite3_bind_int64 (stmt, 8, tincan_message_get_local_timestamp (message));
+  sqlite3_bind_int (stmt, 9, tincan_message_get_direction (message));
+  sqlite3_bind_int (stmt, 10, state);
+  bind_text (stmt, 11, state == TINCAN_MESSAGE_STATE_FAILED ? tincan_message_get_reason (message) : NULL);
+
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      *pk = sqlite3_last_insert_rowid (self->db);
+      return TRUE;
+    }
+  else if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    {
+      /* Checked before inserting, so this is a race with another process:
+       * the row is there, which is all a duplicate needs. */
+      return TRUE;
+    }
+
+  set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot insert a message");
+  return FALSE;
+}
+
+static gboolean
+write_message (TincanStore   *self,
+               TincanMessage *message,
+               Outcome       *outcome,
+               GError       **error)
+{
+  const char *cid = tincan_message_get_cid (message);
+  gint64 seq = tincan_message_get_seq (message);
+  gint64 room_id;
+  gint64 pk;
+
+  outcome->message = g_object_ref (message);
+
+  /* The same object saved again: its row follows it. */
+  if (is_live (self, message))
+    {
+      pk = _tincan_message_get_store_id (message);
+      if (!update_row_or_keep_seq (self, pk, message,
+                                   tincan_message_get_state (message),
+                                   tincan_message_get_reason (message),
+                                   error))
+        return FALSE;
+
+      if (sqlite3_changes (self->db) > 0)
+        {
+          outcome->kind = OUTCOME_UPDATED;
+          outcome->pk = pk;
+          return TRUE;
+        }
+
+      /* The row vanished (deleted by another process): store it anew. */
+    }
+
+  if (!ensure_room (self, tincan_message_get_room (message), &room_id, error))
+    return FALSE;
+
+  if (cid != NULL)
+    {
+      g_autoptr (TincanStmt) stmt = NULL;
+      int direction = TINCAN_MESSAGE_DIRECTION_INCOMING;
+
+      if (!(stmt = get_stmt (self, STMT_FIND_CID, error)))
+        return FALSE;
+
+      sqlite3_bind_text (stmt, 1, cid, -1, SQLITE_STATIC);
+      if (!find_pk (self, STMT_FIND_CID, &pk, &direction, error))
+        return FALSE;
+
+      if (pk != 0)
+        {
+          TincanMessageState state = tincan_message_get_state (message);
+          const char *reason = tincan_message_get_reason (message);
+
+          /* The server echoing our own message proves it stored it. */
+          if (direction == TINCAN_MESSAGE_DIRECTION_OUTGOING &&
+              !tincan_message_is_outgoing (message))
+            {
+              state = TINCAN_MESSAGE_STATE_DELIVERED;
+              reason = NULL;
+            }
+
+          if (!update_row_or_keep_seq (self, pk, message, state, reason, error))
+            return FALSE;
+
+          outcome->kind = OUTCOME_UPDATED;
+          outcome->pk = pk;
+          outcome->merged = select_row (self, pk, error);
+
+          return outcome->merged != NULL;
+        }
+    }
+
+  if (seq != 0)
+    {
+      g_autoptr (TincanStmt) stmt = NULL;
+
+      if (!(stmt = get_stmt (self, STMT_FIND_SEQ, error)))
+        return FALSE;
+
+      sqlite3_bind_int64 (stmt, 1, room_id);
+      sqlite3_bind_int64 (stmt, 2, seq);
+      if (!find_pk (self, STMT_FIND_SEQ, &pk, NULL, error))
+        return FALSE;
+
+      if (pk != 0)
+        {
+          outcome->kind = OUTCOME_DUPLICATE;
+          outcome->pk = pk;
+          return TRUE;
+        }
+    }
+
+  if (!insert_row (self, room_id, message, &pk, error))
+    return FALSE;
+
+  outcome->kind = pk != 0 ? OUTCOME_INSERTED : OUTCOME_DUPLICATE;
+  outcome->pk = pk;
+
+  return TRUE;
+}
+
+static void
+outcome_clear (Outcome *outcome)
+{
+  g_clear_object (&outcome->message);
+  g_clear_object (&outcome->merged);
+}
+
+/* After the commit: objects learn their rows, other objects for the
+ * same row learn what was merged into it. */
+static void
+apply_outcome (TincanStore *self,
+               Outcome     *outcome,
+               GPtrArray   *inserted)
+{
+  TincanMessage *message = outcome->message;
+  TincanMessage *live;
+
+  switch (outcome->kind)
+    {
+    case OUTCOME_INSERTED:
+      live_track (self, message, outcome->pk);
+      g_ptr_array_add (inserted, g_object_ref (message));
+      break;
+
+    /* Another object saved for a stored row (an echo, a replay) never
+     * becomes the live one: its own fields (direction, text) may differ
+     * from the row's, and reads must hand out what is stored. */
+    case OUTCOME_UPDATED:
+      if (outcome->merged != NULL)
+        {
+          live = live_lookup (self, outcome->pk);
+          if (live != NULL && live != message)
+            message_copy_stored (live, outcome->merged);
+          message_copy_stored (message, outcome->merged);
+        }
+      if (!is_live (self, message))
+        _tincan_message_set_store_id (message, outcome->pk);
+      break;
+
+    case OUTCOME_DUPLICATE:
+      if (outcome->pk != 0 && !is_live (self, message))
+        _tincan_message_set_store_id (message, outcome->pk);
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static gboolean
+flush_pending (TincanStore  *self,
+               GError      **error)
+{
+  g_autoptr (GPtrArray) batch = NULL;
+  g_autoptr (GPtrArray) inserted = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autofree Outcome *outcomes = NULL;
+  gint64 start_us;
+  guint i;
+
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+
+  if (self->pending->len == 0)
+    return TRUE;
+
+  if (self->db == NULL)
+    {
+      g_set_error_literal (error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_IO,
+                           "The database is closed");
+      return FALSE;
+    }
+
+  /* Saves made while this batch is applied (from signal handlers) go
+   * into the next one. */
+  batch = g_steal_pointer (&self->pending);
+  self->pending = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_remove_all (self->pending_set);
+
+  start_us = g_get_monotonic_time ();
+  outcomes = g_new0 (Outcome, batch->len);
+
+  if (!exec_simple (self, STMT_BEGIN, &local_error))
+    goto failed;
+
+  for (i = 0; i < batch->len; i++)
+    {
+      if (!write_message (self, g_ptr_array_index (batch, i), &outcomes[i], &local_error))
+        {
+          g_autoptr (GError) rollback_error = NULL;
+
+          if (!exec_simple (self, STMT_ROLLBACK, &rollback_error))
+            g_debug ("Rollback failed: %s", rollback_error->message);
+          goto failed;
+        }
+    }
+
+  if (!exec_simple (self, STMT_COMMIT, &local_error))
+    {
+      g_autoptr (GError) rollback_error = NULL;
+
+      if (!exec_simple (self, STMT_ROLLBACK, &rollback_error))
+        g_debug ("Rollback failed: %s", rollback_error->message);
+      goto failed;
+    }
+
+  g_debug ("Committed %u messages in %" G_GINT64_FORMAT " µs",
+           batch->len, g_get_monotonic_time () - start_us);
+
+  inserted = g_ptr_array_new_with_free_func (g_object_unref);
+  for (i = 0; i < batch->len; i++)
+    {
+      apply_outcome (self, &outcomes[i], inserted);
+      outcome_clear (&outcomes[i]);
+    }
+
+  if (inserted->len > 0 && !self->finalizing)
+    g_signal_emit (self, signals[COMMITTED], 0, inserted);
+
+  return TRUE;
+
+failed:
+  for (i = 0; i < batch->len; i++)
+    outcome_clear (&outcomes[i]);
+
+  /* Rooms added in the rolled back transaction are gone again. */
+  g_hash_table_remove_all (self->rooms);
+
+  /* Keep the batch, ahead of newer saves, for the next attempt. */
+  for (i = 0; i < self->pending->len; i++)
+    g_ptr_array_add (batch, g_object_ref (g_ptr_array_index (self->pending, i)));
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
+  self->pending = g_steal_pointer (&batch);
+  for (i = 0; i < self->pending->len; i++)
+    g_hash_table_add (self->pending_set, g_ptr_array_index (self->pending, i));
+
+  g_propagate_error (error, g_steal_pointer (&local_error));
+
+  return FALSE;
+}
+
+static gboolean
+flush_idle_cb (gpointer data)
+{
+  TincanStore *self = data;
+  g_autoptr (GError) error = NULL;
+
+  self->flush_id = 0;
+
+  if (!flush_pending (self, &error))
+    g_warning ("Could not save %u messages: %s", self->pending->len, error->message);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Opening */
+
+static gboolean
+query_int (TincanStore  *self,
+           const char   *sql,
+           int          *value,
+           GError      **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  rc = sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+
+  if (rc != SQLITE_ROW)
+    {
+      set_db_error (self, error, TINCAN_STORE_ERROR_OPEN, "Cannot read the database");
+      sqlite3_finalize (stmt);
+      return FALSE;
+    }
+
+  *value = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+
+  return TRUE;
+}
+
+static gboolean
+exec_sql (TincanStore       *self,
+          const char        *sql,
+          TincanStoreError   code,
+          GError           **error)
+{
+  char *errmsg = NULL;
+
+  if (sqlite3_exec (self->db, sql, NULL, NULL, &errmsg) != SQLITE_OK)
+    {
+      g_set_error (error, TINCAN_STORE_ERROR, code, "%s", errmsg ? errmsg : "unknown error");
+      sqlite3_free (errmsg);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+migrate (TincanStore  *self,
+         int           from,
+         GError      **error)
+{
+  for (int v = from; v < SCHEMA_VERSION; v++)
+    {
+      g_autofree char *sql = NULL;
+
+      sql = g_strdup_printf ("BEGIN IMMEDIATE;\n%s;\nPRAGMA user_version = %d;\nCOMMIT;",
+                             migrations[v], v + 1);
+
+      if (!exec_sql (self, sql, TINCAN_STORE_ERROR_SCHEMA, error))
+        {
+          exec_sql (self, "ROLLBACK", TINCAN_STORE_ERROR_SCHEMA, NULL);
+          g_prefix_error (error, "Migration to version %d failed: ", v + 1);
+          return FALSE;
+        }
+
+      g_debug ("Migrated %s to schema version %d", self->path, v + 1);
+    }
+
+  return TRUE;
+}
+
+static gboolean
+open_database (TincanStore  *self,
+               GError      **error)
+{
+  g_autofree char *dir = g_path_get_dirname (self->path);
+  char *journal_mode = NULL;
+  sqlite3_stmt *stmt = NULL;
+  int version = 0;
+  int rc;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_OPEN,
+                   "Cannot create %s: %s", dir, g_strerror (errsv));
+      return FALSE;
+    }
+
+  rc = sqlite3_open_v2 (self->path, &self->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_db_error (self, error, TINCAN_STORE_ERROR_OPEN, "Cannot open the database");
+      return FALSE;
+    }
+
+  sqlite3_extended_result_codes (self->db, TRUE);
+  sqlite3_busy_timeout (self->db, 2000);
+
+  /* Also the first read: a file that is not a database fails here. */
+  if (!query_int (self, "PRAGMA user_version", &version, error))
+    return FALSE;
+
+  if (version > SCHEMA_VERSION)
+    {
+      g_set_error (error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_SCHEMA,
+                   "%s has schema version %d, newer than %d: written by a newer Tincan",
+                   self->path, version, SCHEMA_VERSION);
+      return FALSE;
+    }
+
+  /* WAL: a crash (even kill -9) loses at most the transaction being
+   * written; synchronous=NORMAL only gives up durability on power loss. */
+  rc = sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+  if (rc == SQLITE_OK && sqlite3_step (stmt) == SQLITE_ROW)
+    journal_mode = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+
+  if (g_strcmp0 (journal_mode, "wal") != 0)
+    g_debug ("%s: journal mode is %s, not wal", self->path, journal_mode ? journal_mode : "unknown");
+  g_free (journal_mode);
+
+  if (!exec_sql (self, "PRAGMA synchronous = NORMAL", TINCAN_STORE_ERROR_OPEN, error))
+    return FALSE;
+
+  if (!migrate (self, version, error))
+    return FALSE;
+
+  self->schema_version = SCHEMA_VERSION;
+
+  return TRUE;
+}
+
+static void
+close_database (TincanStore *self)
+{
+  for (guint i = 0; i < N_STMTS; i++)
+    g_clear_pointer (&self->stmts[i], sqlite3_finalize);
+
+  if (self->db != NULL)
+    {
+      sqlite3_close_v2 (self->db);
+      self->db = NULL;
+    }
+}
+
+/* GObject */
+
+static void
+tincan_store_dispose (GObject *object)
+{
+  TincanStore *self = (TincanStore *)object;
+
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+
+  G_OBJECT_CLASS (tincan_store_parent_class)->dispose (object);
+}
+
+static void
+tincan_store_finalize (GObject *object)
+{
+  TincanStore *self = (TincanStore *)object;
+  GHashTableIter iter;
+  gpointer key;
+
+  self->finalizing = TRUE;
+
+  if (self->db != NULL && self->pending->len > 0)
+    {
+      g_autoptr (GError) error = NULL;
+
+      if (!flush_pending (self, &error))
+        g_warning ("Could not save %u messages before closing: %s",
+                   self->pending->len, error->message);
+    }
+
+  close_database (self);
+
+  g_hash_table_iter_init (&iter, self->live_pks);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_object_weak_unref (key, live_message_gone, self);
+
+  g_clear_pointer (&self->live_by_pk, g_hash_table_unref);
+  g_clear_pointer (&self->live_pks, g_hash_table_unref);
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
+  g_clear_pointer (&self->pending_set, g_hash_table_unref);
+  g_clear_pointer (&self->rooms, g_hash_table_unref);
+  g_clear_pointer (&self->path, g_free);
+
+  G_OBJECT_CLASS (tincan_store_parent_class)->finalize (object);
+}
+
+static void
+tincan_store_get_property (GObject    *object,
+                           guint       prop_id,
+                           GValue     *value,
+                           GParamSpec *pspec)
+{
+  TincanStore *self = TINCAN_STORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_PATH:
+      g_value_set_string (value, self->path);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tincan_store_set_property (GObject      *object,
+                           guint         prop_id,
+                           const GValue *value,
+                           GParamSpec   *pspec)
+{
+  TincanStore *self = TINCAN_STORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_PATH:
+      g_assert (self->path == NULL);
+      self->path = g_value_dup_string (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tincan_store_class_init (TincanStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = tincan_store_dispose;
+  object_class->finalize = tincan_store_finalize;
+  object_class->get_property = tincan_store_get_property;
+  object_class->set_property = tincan_store_set_property;
+
+  properties[PROP_PATH] =
+    g_param_spec_string ("path", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[COMMITTED] =
+    g_signal_new ("committed",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0,
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
+}
+
+static void
+tincan_store_init (TincanStore *self)
+{
+  self->pending = g_ptr_array_new_with_free_func (g_object_unref);
+  self->pending_set = g_hash_table_new (NULL, NULL);
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->live_by_pk = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->live_pks = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+}
+
+/* Public API */
+
+char *
+tincan_store_get_default_dir (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "tincan", NULL);
+}
+
+TincanStore *
+tincan_store_new (const char  *path,
+                  GError     **error)
+{
+  g_autoptr (TincanStore) self = NULL;
+  g_autofree char *default_path = NULL;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (path == NULL)
+    {
+      g_autofree char *dir = tincan_store_get_default_dir ();
+
+      default_path = g_build_filename (dir, "history.db", NULL);
+      path = default_path;
+    }
+
+  self = g_object_new (TINCAN_TYPE_STORE,
+                       "path", path,
+                       NULL);
+
+  if (!open_database (self, error))
+    {
+      close_database (self);
+      return NULL;
+    }
+
+  return g_steal_pointer (&self);
+}
+
+const char *
+tincan_store_get_path (TincanStore *self)
+{
+  g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
+
+  return self->path;
+}
+
+int
+tincan_store_get_schema_version (TincanStore *self)
+{
+  g_return_val_if_fail (TINCAN_IS_STORE (self), 0);
+
+  return self->schema_version;
+}
+
+void
+tincan_store_save (TincanStore   *self,
+                   TincanMessage *message)
+{
+  g_return_if_fail (TINCAN_IS_STORE (self));
+  g_return_if_fail (TINCAN_IS_MESSAGE (message));
+  g_return_if_fail (tincan_message_get_room (message) != NULL);
+
+  if (!g_hash_table_add (self->pending_set, message))
+    return;
+
+  g_ptr_array_add (self->pending, g_object_ref (message));
+
+  /* Above the default idle so the batch is written before GTK redraws,
+   * yet after the I/O of this main-loop turn queued everything. */
+  if (self->flush_id == 0)
+    {
+      self->flush_id = g_idle_add_full (G_PRIORITY_HIGH_IDLE, flush_idle_cb, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id),
+                                "[tincan] store flush");
+    }
+}
+
+gboolean
+tincan_store_flush (TincanStore  *self,
+                    GError      **error)
+{
+  g_return_val_if_fail (TINCAN_IS_STORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return flush_pending (self, error);
+}
+
+gboolean
+tincan_store_delete (TincanStore    *self,
+                     TincanMessage  *message,
+                     GError        **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  TincanMessage *live;
+  gint64 pk = 0;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), FALSE);
+  g_return_val_if_fail (TINCAN_IS_MESSAGE (message), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!flush_pending (self, error))
+    return FALSE;
+
+  if (is_live (self, message))
+    {
+      pk = _tincan_message_get_store_id (message);
+    }
+  else if (tincan_message_get_cid (message) != NULL)
+    {
+      g_autoptr (TincanStmt) find = NULL;
+
+      if (!(find = get_stmt (self, STMT_FIND_CID, error)))
+        return FALSE;
+      sqlite3_bind_text (find, 1, tincan_message_get_cid (message), -1, SQLITE_STATIC);
+      if (!find_pk (self, STMT_FIND_CID, &pk, NULL, error))
+        return FALSE;
+    }
+  else if (tincan_message_get_seq (message) != 0)
+    {
+      g_autoptr (TincanStmt) find = NULL;
+      gint64 room_id;
+
+      if (!find_room (self, tincan_message_get_room (message), &room_id, error))
+        return FALSE;
+      if (room_id != 0)
+        {
+          if (!(find = get_stmt (self, STMT_FIND_SEQ, error)))
+            return FALSE;
+          sqlite3_bind_int64 (find, 1, room_id);
+          sqlite3_bind_int64 (find, 2, tincan_message_get_seq (message));
+          if (!find_pk (self, STMT_FIND_SEQ, &pk, NULL, error))
+            return FALSE;
+        }
+    }
+
+  if (pk != 0)
+    {
+      if (!(stmt = get_stmt (self, STMT_DELETE, error)))
+        return FALSE;
+
+      sqlite3_bind_int64 (stmt, 1, pk);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot delete a message");
+          return FALSE;
+        }
+
+      live = live_lookup (self, pk);
+      if (live != NULL)
+        {
+          _tincan_message_set_store_id (live, 0);
+          live_untrack (self, live);
+        }
+    }
+
+  live_untrack (self, message);
+  _tincan_message_set_store_id (message, 0);
+
+  return TRUE;
+}
+
+GPtrArray *
+tincan_store_load_page (TincanStore  *self,
+                        const char   *room,
+                        gint64        before_seq,
+                        guint         limit,
+                        GError      **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  gint64 room_id;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
+  g_return_val_if_fail (room != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!flush_pending (self, error))
+    return NULL;
+
+  if (!find_room (self, room, &room_id, error))
+    return NULL;
+
+  if (room_id == 0 || limit == 0)
+    return g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (!(stmt = get_stmt (self, STMT_PAGE, error)))
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, room_id);
+  sqlite3_bind_int64 (stmt, 2, before_seq > 0 ? before_seq : G_MAXINT64);
+  sqlite3_bind_int64 (stmt, 3, limit);
+
+  return collect_rows (self, stmt, error);
+}
+
+GPtrArray *
+tincan_store_load_unsequenced (TincanStore  *self,
+                               const char   *room,
+                               GError      **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  gint64 room_id;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
+  g_return_val_if_fail (room != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!flush_pending (self, error))
+    return NULL;
+
+  if (!find_room (self, room, &room_id, error))
+    return NULL;
+
+  if (room_id == 0)
+    return g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (!(stmt = get_stmt (self, STMT_UNSEQUENCED, error)))
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, room_id);
+
+  return collect_rows (self, stmt, error);
+}
+
+GPtrArray *
+tincan_store_load_outbox (TincanStore  *self,
+                          GError      **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!flush_pending (self, error))
+    return NULL;
+
+  if (!(stmt = get_stmt (self, STMT_OUTBOX, error)))
+    return NULL;
+
+  return collect_rows (self, stmt, error);
+}
+
+static gboolean
+query_count (TincanStore  *self,
+             StmtId        id,
+             gint64        room_id,
+             gint64       *count,
+             GError      **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  int rc;
+
+  *count = 0;
+
+  if (!flush_pending (self, error))
+    return FALSE;
+
+  if (!(stmt = get_stmt (self, id, error)))
+    return FALSE;
+
+  if (room_id != 0)
+    sqlite3_bind_int64 (stmt, 1, room_id);
+
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    *count = sqlite3_column_int64 (stmt, 0);
+  else if (rc != SQLITE_DONE)
+    {
+      set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot count messages");
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+guint
+tincan_store_count_outbox (TincanStore *self)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 count;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), 0);
+
+  if (!query_count (self, STMT_COUNT_OUTBOX, 0, &count, &error))
+    {
+      g_warning ("Cannot count the outbox: %s", error->message);
+      return 0;
+    }
+
+  return (guint) MIN (count, G_MAXUINT);
+}
+
+TincanMessage *
+tincan_store_lookup_cid (TincanStore *self,
+                         const char  *cid)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  g_autoptr (GError) error = NULL;
+  int rc;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
+  g_return_val_if_fail (cid != NULL, NULL);
+
+  if (!flush_pending (self, &error) ||
+      !(stmt = get_stmt (self, STMT_LOOKUP_CID, &error)))
+    {
+      g_warning ("Cannot look up a message: %s", error->message);
+      return NULL;
+    }
+
+  sqlite3_bind_text (stmt, 1, cid, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+
+  if (rc == SQLITE_ROW)
+    return message_from_row (self, stmt);
+
+  if (rc != SQLITE_DONE)
+    g_warning ("Cannot look up a message: %s", sqlite3_errmsg (self->db));
+
+  return NULL;
+}
+
+gint64
+tincan_store_get_last_seq (TincanStore *self,
+                           const char  *room)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 room_id;
+  gint64 last_seq = 0;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), 0);
+  g_return_val_if_fail (room != NULL, 0);
+
+  if (!flush_pending (self, &error) ||
+      !find_room (self, room, &room_id, &error) ||
+      (room_id != 0 && !query_count (self, STMT_LAST_SEQ, room_id, &last_seq, &error)))
+    {
+      g_warning ("Cannot read the last seq: %s", error->message);
+      return 0;
+    }
+
+  return last_seq;
+}
+
+guint64
+tincan_store_count_messages (TincanStore *self,
+                             const char  *room)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 room_id = 0;
+  gint64 count = 0;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), 0);
+
+  if (!flush_pending (self, &error) ||
+      (room != NULL && !find_room (self, room, &room_id, &error)))
+    {
+      g_warning ("Cannot count messages: %s", error->message);
+      return 0;
+    }
+
+  if (room != NULL && room_id == 0)
+    return 0;
+
+  if (!query_count (self, room != NULL ? STMT_COUNT_ROOM : STMT_COUNT_ALL,
+                    room_id, &count, &error))
+    {
+      g_warning ("Cannot count messages: %s", error->message);
+      return 0;
+    }
+
+  return (guint64) count;
+}
+
+GStrv
+tincan_store_list_rooms (TincanStore *self)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr (TincanStmt) stmt = NULL;
+  g_autoptr (GError) error = NULL;
+  int rc;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
+
+  if (!flush_pending (self, &error) ||
+      !(stmt = get_stmt (self, STMT_LIST_ROOMS, &error)))
+    {
+      g_warning ("Cannot list rooms: %s", error->message);
+      return g_strv_builder_end (builder);
+    }
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_strv_builder_add (builder, (const char *) sqlite3_column_text (stmt, 0));
+
+  if (rc != SQLITE_DONE)
+    g_warning ("Cannot list rooms: %s", sqlite3_errmsg (self->db));
+
+  return g_strv_builder_end (builder);
+}

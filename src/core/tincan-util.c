@@ -1,1 +1,91 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tincan-util"
+
+#include "config.h"
+
+#include "tincan-util.h"
+
+char *
+tincan_timestamp_format (gint64 ms_since_epoch)
+{
+  g_autoptr (GDateTime) dt = NULL;
+  g_autofree char *base = NULL;
+  gint64 secs;
+  int ms;
+
+  /* Floor division so times before 1970 keep a positive millisecond part. */
+  secs = ms_since_epoch / 1000;
+  ms = (int) (ms_since_epoch % 1000);
+  if (ms < 0)
+    {
+      ms += 1000;
+      secs -= 1;
+    }
+
+  dt = g_date_time_new_from_unix_utc (secs);
+  if (dt == NULL)
+    return NULL;
+
+  base = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
+  if (base == NULL)
+    return NULL;
+
+  return g_strdup_printf ("%s.%03dZ", base, ms);
+}
+
+gboolean
+tincan_timestamp_parse (const char *text,
+                        gint64     *ms_since_epoch)
+{
+  g_autoptr (GDateTime) dt = NULL;
+  gint64 ms;
+
+  if (text == NULL || *text == '\0')
+    return FALSE;
+
+  /* With a NULL default zone, a time without a zone is rejected. */
+  dt = g_date_time_new_from_iso8601 (text, NULL);
+  if (dt == NULL)
+    return FALSE;
+
+  ms = g_date_time_to_unix (dt) * 1000 + g_date_time_get_microsecond (dt) / 1000;
+
+  if (ms_since_epoch != NULL)
+    *ms_since_epoch = ms;
+
+  return TRUE;
+}
+
+gint64
+tincan_now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+char *
+tincan_uuid_new (void)
+{
+  return g_uuid_string_random ();
+}
+
+char *
+tincan_mask_secret (const char *secret)
+{
+  if (secret == NULL)
+    return g_strdup ("(none)");
+
+  /* Only the length leaks, never a character of the secret. */
+  if (g_utf8_validate (secret, -1, NULL))
+    return g_strdup_printf ("••••(%ld)", g_utf8_strlen (secret, -1));
+  else
+    return g_strdup_printf ("••••(%" G_GSIZE_FORMAT ")", strlen (secret));
+}
+
+char *
+tincan_anonymize (const char *value)
+{
+  if (value == NULL)
+    return g_strdup ("<null>");
+
+  return g_strdup_printf ("<text %" G_GSIZE_FORMAT " bytes>", strlen (value));
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-util"
+
+#include "config.h"
+
+#include "tincan-util.h"
+
+static void
+test_timestamp_format (void)
+{
+  struct {
+    gint64 ms;
+    const char *text;
+  } cases[] = {
+    { 0, "1970-01-01T00:00:00.000Z" },
+    { 1795341600000, "2026-11-22T10:00:00.000Z" },
+    { 1795341600042, "2026-11-22T10:00:00.042Z" },
+    { 1795341600999, "2026-11-22T10:00:00.999Z" },
+    { -1, "1969-12-31T23:59:59.999Z" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = tincan_timestamp_format (cases[i].ms);
+      gint64 back = 0;
+
+      g_assert_cmpstr (text, ==, cases[i].text);
+      g_assert_true (tincan_timestamp_parse (text, &back));
+      g_assert_cmpint (back, ==, cases[i].ms);
+    }
+}
+
+static void
+test_timestamp_parse (void)
+{
+  gint64 ms = 0;
+
+  /* Other zones and precisions are accepted and normalised to UTC. */
+  g_assert_true (tincan_timestamp_parse ("2026-11-22T11:00:00.500+01:00", &ms));
+  g_assert_cmpint (ms, ==, 1795341600500);
+  g_assert_true (tincan_timestamp_parse ("2026-11-22T10:00:00Z", &ms));
+  g_assert_cmpint (ms, ==, 1795341600000);
+  g_assert_true (tincan_timestamp_parse ("2026-11-22T10:00:00.123456Z", &ms));
+  g_assert_cmpint (ms, ==, 1795341600123);
+
+  /* No zone, garbage, empty: refused, output untouched. */
+  ms = 7;
+  g_assert_false (tincan_timestamp_parse ("2026-11-22T10:00:00", &ms));
+  g_assert_false (tincan_timestamp_parse ("yesterday", &ms));
+  g_assert_false (tincan_timestamp_parse ("", &ms));
+  g_assert_false (tincan_timestamp_parse (NULL, &ms));
+  g_assert_cmpint (ms, ==, 7);
+}
+
+static void
+test_now (void)
+{
+  gint64 before = g_get_real_time () / 1000;
+  gint64 now = tincan_now_ms ();
+  gint64 after = g_get_real_time () / 1000;
+
+  g_assert_cmpint (now, >=, before);
+  g_assert_cmpint (now, <=, after);
+}
+
+static void
+test_uuid (void)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      char *uuid = tincan_uuid_new ();
+
+      g_assert_cmpuint (strlen (uuid), ==, 36);
+      g_assert_true (g_uuid_string_is_valid (uuid));
+      g_assert_cmpint (uuid[14], ==, '4');
+      g_assert_nonnull (strchr ("89ab", uuid[19]));
+      for (const char *p = uuid; *p; p++)
+        g_assert_false (g_ascii_isupper (*p));
+      g_assert_true (g_hash_table_add (seen, uuid));
+    }
+}
+
+static void
+test_mask_secret (void)
+{
+  g_autofree char *masked = tincan_mask_secret ("abcdefghijkl");
+  g_autofree char *masked_none = tincan_mask_secret (NULL);
+
+  g_assert_cmpstr (masked, ==, "••••(12)");
+  g_assert_null (strstr (masked, "a"));
+  g_assert_nonnull (masked_none);
+}
+
+static void
+test_anonymize (void)
+{
+  g_autofree char *tag = tincan_anonymize ("the secret plan for tomorrow at the docks");
+  g_autofree char *tag_null = tincan_anonymize (NULL);
+
+  g_assert_cmpstr (tag, ==, "<text 41 bytes>");
+  g_assert_null (strstr (tag, "secret"));
+  g_assert_nonnull (tag_null);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/util/timestamp/format", test_timestamp_format);
+  g_test_add_func ("/util/timestamp/parse", test_timestamp_parse);
+  g_test_add_func ("/util/now", test_now);
+  g_test_add_func ("/util/uuid", test_uuid);
+  g_test_add_func ("/util/mask-secret", test_mask_secret);
+  g_test_add_func ("/util/anonymize", test_anonymize);
+
+  return g_test_run ();
+}
