@@ -17,6 +17,10 @@ test_timestamp_format (void)
     { 1795341600042, "2026-11-22T10:00:00.042Z" },
     { 1795341600999, "2026-11-22T10:00:00.999Z" },
     { -1, "1969-12-31T23:59:59.999Z" },
+    /* Years before 1000 keep four digits (found by fuzz-v1-decode). */
+    { G_GINT64_CONSTANT (-32819212800000), "0930-01-01T00:00:00.000Z" },
+    { G_GINT64_CONSTANT (-62135596800000), "0001-01-01T00:00:00.000Z" },
+    { G_GINT64_CONSTANT (253402300799999), "9999-12-31T23:59:59.999Z" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -49,7 +53,16 @@ test_timestamp_parse (void)
   g_assert_false (tincan_timestamp_parse ("yesterday", &ms));
   g_assert_false (tincan_timestamp_parse ("", &ms));
   g_assert_false (tincan_timestamp_parse (NULL, &ms));
+  /* Valid where written but outside years 1–9999 in UTC (found by fuzz-v1-decode). */
+  g_assert_false (tincan_timestamp_parse ("0001-01-01T00:00:00+01:00", &ms));
+  g_assert_false (tincan_timestamp_parse ("9999-12-31T23:59:59.999-01:00", &ms));
   g_assert_cmpint (ms, ==, 7);
+
+  /* The very ends of the range are kept. */
+  g_assert_true (tincan_timestamp_parse ("0001-01-01T00:00:00Z", &ms));
+  g_assert_cmpint (ms, ==, G_GINT64_CONSTANT (-62135596800000));
+  g_assert_true (tincan_timestamp_parse ("9999-12-31T23:59:59.999Z", &ms));
+  g_assert_cmpint (ms, ==, G_GINT64_CONSTANT (253402300799999));
 }
 
 static void

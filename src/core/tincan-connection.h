@@ -78,6 +78,7 @@ G_DECLARE_FINAL_TYPE (TincanConnection, tincan_connection, TINCAN, CONNECTION, G
  *                                       emitted here, it updates the local one)
  *   message-queued   (TincanMessage *)  an outgoing message just created by send()
  *   message-updated  (TincanMessage *)  an outgoing message changed state
+ *   message-discarded (TincanMessage *) a failed message removed by discard()
  *   presence         (char *room, char *user, gboolean online)
  *   members          (char *room, GStrv users)
  *   resumed          (char *room, gboolean gap)
@@ -104,6 +105,7 @@ void                  tincan_connection_disconnect       (TincanConnection     *
 
 /* The optimistic send: commits to the outbox, returns the message in state
  * QUEUED at once (emitting message-queued), transmits when connected.
+ * Returns a new reference (transfer full).
  * NULL + TINCAN_CONNECTION_ERROR_OUTBOX_FULL when the outbox is full. */
 TincanMessage        *tincan_connection_send             (TincanConnection     *self,
                                                           const char           *room,

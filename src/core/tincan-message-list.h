@@ -31,5 +31,9 @@ gboolean           tincan_message_list_get_has_more (TincanMessageList *self);
 guint              tincan_message_list_load_older (TincanMessageList *self);
 /* Drops the older pages again, back to the newest page-size window. */
 void               tincan_message_list_trim_to_latest (TincanMessageList *self);
+/* Takes @message (or the item with its cid) out of the window, e.g. after
+ * tincan_connection_discard(); TRUE if it was there. */
+gboolean           tincan_message_list_remove_message (TincanMessageList *self,
+                                                       TincanMessage     *message);
 
 G_END_DECLS

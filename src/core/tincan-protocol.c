@@ -6,6 +6,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "tincan-protocol.h"
+#include "tincan-protocols.h"
 
 G_DEFINE_QUARK (tincan-protocol-error-quark, tincan_protocol_error)
 
@@ -19,6 +20,10 @@ static const struct
   GType     (*get_type) (void);
 } registry[] = {
   { "tincan", tincan_protocol_v1_get_type },
+  { "plain", tincan_protocol_plain_get_type },
+  { "json", tincan_protocol_json_get_type },
+  { "socketio", tincan_protocol_socketio_get_type },
+  { "jsonrpc", tincan_protocol_jsonrpc_get_type },
 };
 
 static void

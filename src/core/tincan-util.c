@@ -5,11 +5,14 @@
 
 #include "tincan-util.h"
 
+/* 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, GDateTime's range. */
+#define MIN_TIMESTAMP_MS (G_GINT64_CONSTANT (-62135596800) * 1000)
+#define MAX_TIMESTAMP_MS (G_GINT64_CONSTANT (253402300799) * 1000 + 999)
+
 char *
 tincan_timestamp_format (gint64 ms_since_epoch)
 {
   g_autoptr (GDateTime) dt = NULL;
-  g_autofree char *base = NULL;
   gint64 secs;
   int ms;
 
@@ -26,11 +29,16 @@ tincan_timestamp_format (gint64 ms_since_epoch)
   if (dt == NULL)
     return NULL;
 
-  base = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
-  if (base == NULL)
-    return NULL;
-
-  return g_strdup_printf ("%s.%03dZ", base, ms);
+  /* Not g_date_time_format(): its %Y does not pad years before 1000 to
+   * the four digits RFC 3339 requires. */
+  return g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                          g_date_time_get_year (dt),
+                          g_date_time_get_month (dt),
+                          g_date_time_get_day_of_month (dt),
+                          g_date_time_get_hour (dt),
+                          g_date_time_get_minute (dt),
+                          g_date_time_get_second (dt),
+                          ms);
 }
 
 gboolean
@@ -49,6 +57,11 @@ tincan_timestamp_parse (const char *text,
     return FALSE;
 
   ms = g_date_time_to_unix (dt) * 1000 + g_date_time_get_microsecond (dt) / 1000;
+
+  /* Year 1 or 9999 with an offset can fall outside 0001–9999 once in UTC,
+   * where tincan_timestamp_format() could not write it back. */
+  if (ms < MIN_TIMESTAMP_MS || ms > MAX_TIMESTAMP_MS)
+    return FALSE;
 
   if (ms_since_epoch != NULL)
     *ms_since_epoch = ms;

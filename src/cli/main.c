@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tincan-cli"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+#include <gio/gunixinputstream.h>
+#include <json-glib/json-glib.h>
+#include <locale.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "tincan-core.h"
+
+#define EXIT_DELIVERED   0
+#define EXIT_NOT_ALL     1
+#define EXIT_TIMEOUT     2
+#define EXIT_USAGE       64
+
+typedef struct
+{
+  GMainLoop         *loop;
+  TincanConnection  *connection;
+  TincanStore       *store;
+  GDataInputStream  *input;
+  GCancellable      *cancellable;
+  char              *room;
+  char              *pending_line;  /* read while the outbox was full */
+
+  GHashTable        *ours;          /* cid → NULL: messages this run waits for */
+  guint              n_failed;
+  guint              n_received;
+  guint              exit_after;
+  guint              drain_timeout;  /* seconds */
+  guint              drain_source;
+  gboolean           acks;
+  gboolean           eof;
+  int                status;
+} Cli;
+
+static void read_next_line (Cli *cli);
+
+static void
+emit_event (JsonBuilder *builder)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, NULL);
+  fputs (text, stdout);
+  fputc ('\n', stdout);
+  fflush (stdout);
+}
+
+static JsonBuilder *
+begin_event (const char *event)
+{
+  JsonBuilder *builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "event");
+  json_builder_add_string_value (builder, event);
+  return builder;
+}
+
+static void
+add_string (JsonBuilder *builder,
+            const char  *name,
+            const char  *value)
+{
+  json_builder_set_member_name (builder, name);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+add_int (JsonBuilder *builder,
+         const char  *name,
+         gint64       value)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_int_value (builder, value);
+}
+
+static void
+quit (Cli *cli,
+      int  status)
+{
+  cli->status = status;
+  g_main_loop_quit (cli->loop);
+}
+
+static void
+check_done (Cli *cli)
+{
+  if (!cli->eof || cli->exit_after > 0)
+    return;
+
+  if (g_hash_table_size (cli->ours) == 0 &&
+      tincan_connection_get_queued_count (cli->connection) == 0)
+    quit (cli, cli->n_failed > 0 ? EXIT_NOT_ALL : EXIT_DELIVERED);
+}
+
+static void
+on_state (TincanConnection *connection,
+          GParamSpec       *pspec,
+          Cli              *cli)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+  TincanConnectionState state = tincan_connection_get_state (connection);
+  const GError *error = tincan_connection_get_last_error (connection);
+
+  builder = begin_event ("state");
+  add_string (builder, "state", tincan_connection_state_to_string (state));
+  add_int (builder, "attempt", tincan_connection_get_attempt (connection));
+  if (tincan_connection_get_close_code (connection) != 0)
+    {
+      add_int (builder, "close_code", tincan_connection_get_close_code (connection));
+      add_string (builder, "close_reason", tincan_connection_get_close_reason (connection));
+    }
+  if (state == TINCAN_CONNECTION_STATE_RECONNECTING)
+    {
+      gint64 in_ms = (tincan_connection_get_retry_at (connection) - g_get_monotonic_time ()) / 1000;
+
+      add_int (builder, "retry_in_ms", MAX (0, in_ms));
+    }
+  if (error != NULL && state != TINCAN_CONNECTION_STATE_CONNECTED)
+    add_string (builder, "error", error->message);
+  emit_event (builder);
+
+  /* Failed needs a person: a script gets an answer instead of a hang. */
+  if (state == TINCAN_CONNECTION_STATE_FAILED)
+    quit (cli, EXIT_NOT_ALL);
+}
+
+static void
+on_message_received (TincanConnection *connection,
+                     TincanMessage    *message,
+                     Cli              *cli)
+{
+  g_autoptr (JsonBuilder) builder = begin_event ("message");
+  g_autofree char *ts = NULL;
+
+  add_string (builder, "room", tincan_message_get_room (message));
+  add_int (builder, "seq", tincan_message_get_seq (message));
+  add_string (builder, "id", tincan_message_get_id (message));
+  add_string (builder, "from", tincan_message_get_sender (message));
+  add_string (builder, "text", tincan_message_get_text (message));
+  add_string (builder, "cid", tincan_message_get_cid (message));
+  if (tincan_message_get_timestamp (message) > 0)
+    {
+      ts = tincan_timestamp_format (tincan_message_get_timestamp (message));
+      add_string (builder, "ts", ts);
+    }
+  emit_event (builder);
+
+  cli->n_received++;
+  if (cli->exit_after > 0 && cli->n_received >= cli->exit_after)
+    quit (cli, EXIT_DELIVERED);
+}
+
+static void
+on_message_updated (TincanConnection *connection,
+                    TincanMessage    *message,
+                    Cli              *cli)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+  const char *cid = tincan_message_get_cid (message);
+
+  switch (tincan_message_get_state (message))
+    {
+    case TINCAN_MESSAGE_STATE_DELIVERED:
+      builder = begin_event ("delivered");
+      add_string (builder, "cid", cid);
+      add_int (builder, "seq", tincan_message_get_seq (message));
+      add_string (builder, "room", tincan_message_get_room (message));
+      break;
+
+    case TINCAN_MESSAGE_STATE_SENT:
+      if (cli->acks)
+        return;
+      builder = begin_event ("sent");
+      add_string (builder, "cid", cid);
+      add_string (builder, "room", tincan_message_get_room (message));
+      break;
+
+    case TINCAN_MESSAGE_STATE_FAILED:
+      builder = begin_event ("failed");
+      add_string (builder, "cid", cid);
+      add_string (builder, "reason", tincan_message_get_reason (message));
+      if (g_hash_table_contains (cli->ours, cid))
+        cli->n_failed++;
+      break;
+
+    case TINCAN_MESSAGE_STATE_QUEUED:
+    case TINCAN_MESSAGE_STATE_SENDING:
+    default:
+      return;
+    }
+
+  /* The echo of a delivered message may update it again: one event each. */
+  if (!g_hash_table_remove (cli->ours, cid))
+    return;
+
+  emit_event (builder);
+  check_done (cli);
+}
+
+static void
+on_resumed (TincanConnection *connection,
+            const char       *room,
+            gboolean          gap,
+            Cli              *cli)
+{
+  g_autoptr (JsonBuilder) builder = begin_event ("resumed");
+
+  add_string (builder, "room", room);
+  json_builder_set_member_name (builder, "gap");
+  json_builder_add_boolean_value (builder, gap);
+  emit_event (builder);
+}
+
+static void
+on_error (TincanConnection *connection,
+          const GError     *error,
+          Cli              *cli)
+{
+  g_autoptr (JsonBuilder) builder = begin_event ("error");
+
+  add_string (builder, "message", error->message);
+  emit_event (builder);
+}
+
+/* A line is durable once the store committed it. */
+static void
+on_committed (TincanStore *store,
+              GPtrArray   *messages,
+              Cli         *cli)
+{
+  for (guint i = 0; i < messages->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (messages, i);
+      g_autoptr (JsonBuilder) builder = NULL;
+
+      if (!tincan_message_is_outgoing (message) ||
+          !g_hash_table_contains (cli->ours, tincan_message_get_cid (message)))
+        continue;
+
+      builder = begin_event ("queued");
+      add_string (builder, "cid", tincan_message_get_cid (message));
+      add_string (builder, "room", tincan_message_get_room (message));
+      emit_event (builder);
+    }
+}
+
+static void
+on_queued_count (TincanConnection *connection,
+                 GParamSpec       *pspec,
+                 Cli              *cli)
+{
+  /* Room again in a full outbox: take up the line that waited. */
+  if (cli->pending_line != NULL)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (TincanMessage) message = NULL;
+
+      message = tincan_connection_send (connection, cli->room, cli->pending_line, &error);
+      if (message == NULL)
+        return;
+
+      g_hash_table_add (cli->ours, g_strdup (tincan_message_get_cid (message)));
+      g_clear_pointer (&cli->pending_line, g_free);
+      read_next_line (cli);
+      return;
+    }
+
+  check_done (cli);
+}
+
+static gboolean
+on_drain_timeout (gpointer user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr (JsonBuilder) builder = begin_event ("error");
+
+  cli->drain_source = 0;
+  add_string (builder, "message", "drain timeout: not every message was delivered");
+  emit_event (builder);
+  quit (cli, EXIT_TIMEOUT);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+send_line (Cli        *cli,
+           const char *line)
+{
+  g_autoptr (TincanMessage) message = NULL;
+  g_autoptr (GError) error = NULL;
+
+  message = tincan_connection_send (cli->connection, cli->room, line, &error);
+  if (message != NULL)
+    {
+      g_hash_table_add (cli->ours, g_strdup (tincan_message_get_cid (message)));
+      return;
+    }
+
+  if (g_error_matches (error, TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_OUTBOX_FULL))
+    {
+      /* Back-pressure: stop reading until the outbox has room. */
+      cli->pending_line = g_strdup (line);
+      return;
+    }
+
+  on_error (cli->connection, error, cli);
+  cli->n_failed++;
+}
+
+static void
+on_line (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = NULL;
+  gsize length = 0;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result,
+                                                     &length, &error);
+  if (error != NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+
+      on_error (cli->connection, error, cli);
+      if (!g_error_matches (error, G_CONVERT_ERROR, G_CONVERT_ERROR_ILLEGAL_SEQUENCE))
+        line = NULL;
+      else
+        {
+          /* Not UTF-8: that line is skipped (and counts as not delivered). */
+          cli->n_failed++;
+          read_next_line (cli);
+          return;
+        }
+    }
+
+  if (line == NULL)
+    {
+      cli->eof = TRUE;
+      if (cli->drain_timeout > 0 && cli->drain_source == 0)
+        cli->drain_source = g_timeout_add (cli->drain_timeout * 1000, on_drain_timeout, cli);
+      check_done (cli);
+      return;
+    }
+
+  if (length > 0 && line[length - 1] == '\r')
+    line[--length] = '\0';
+
+  if (length > 0)
+    send_line (cli, line);
+
+  if (cli->pending_line == NULL)
+    read_next_line (cli);
+}
+
+static void
+read_next_line (Cli *cli)
+{
+  g_data_input_stream_read_line_async (cli->input, G_PRIORITY_DEFAULT, cli->cancellable,
+                                       on_line, cli);
+}
+
+static gboolean
+on_unix_signal (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  quit (cli, EXIT_NOT_ALL);
+  return G_SOURCE_REMOVE;
+}
+
+static char *
+store_path_for (const char *data_dir,
+                const char *url,
+                const char *user,
+                const char *protocol)
+{
+  g_autofree char *key = g_strdup_printf ("%s\n%s\n%s", url, user, protocol);
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+  g_autofree char *name = g_strdup_printf ("cli-%.16s.sqlite", digest);
+
+  return g_build_filename (data_dir, name, NULL);
+}
+
+static int
+usage_error (const char *format,
+             ...) G_GNUC_PRINTF (1, 2);
+
+static int
+usage_error (const char *format,
+             ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_printerr ("tincan-cli: %s\n", message);
+  return EXIT_USAGE;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TincanProfile) profile = NULL;
+  g_autoptr (TincanProtocol) protocol_check = NULL;
+  g_autoptr (GInputStream) stdin_stream = NULL;
+  g_autofree char *protocol = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *room = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *data_dir = NULL;
+  g_autofree char *store_path = NULL;
+  g_auto (GStrv) headers = NULL;
+  g_auto (GStrv) subprotocols = NULL;
+  g_auto (GStrv) rest = NULL;
+  int heartbeat = -1;
+  int drain_timeout = 0;
+  int exit_after = 0;
+  const char *rooms[2] = { NULL, NULL };
+  Cli cli = { 0 };
+  GOptionEntry entries[] = {
+    { "protocol", 'p', 0, G_OPTION_ARG_STRING, &protocol, "Backend dialect (default tincan)", "NAME" },
+    { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "User name (default: the login name)", "NAME" },
+    { "room", 'r', 0, G_OPTION_ARG_STRING, &room, "Room to send to (default lobby)", "ROOM" },
+    { "token", 't', 0, G_OPTION_ARG_STRING, &token, "Authentication token", "TOKEN" },
+    { "header", 'H', 0, G_OPTION_ARG_STRING_ARRAY, &headers, "Extra handshake header", "'Name: value'" },
+    { "subprotocol", 0, 0, G_OPTION_ARG_STRING_ARRAY, &subprotocols, "WebSocket subprotocol to offer", "P" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Where the outbox and history live", "DIR" },
+    { "heartbeat", 0, 0, G_OPTION_ARG_INT, &heartbeat, "Heartbeat interval, 0 = off (default 20)", "SECONDS" },
+    { "drain-timeout", 0, 0, G_OPTION_ARG_INT, &drain_timeout, "At end of input, wait at most this long (exit 2)", "SECONDS" },
+    { "exit-after-messages", 0, 0, G_OPTION_ARG_INT, &exit_after, "Exit 0 once N messages were received", "N" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+
+  /* One event per line, as it happens, even into a pipe. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
+
+  context = g_option_context_new ("URL");
+  g_option_context_set_summary (context,
+                                "Sends each line of stdin as a chat message; prints events as JSON Lines.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+
+  if (rest == NULL || rest[0] == NULL)
+    return usage_error ("a server URL is required (ws://HOST:PORT/PATH)");
+  if (rest[1] != NULL)
+    return usage_error ("unexpected argument: %s", rest[1]);
+  if (!tincan_profile_validate_url (rest[0], &error))
+    return usage_error ("%s", error->message);
+
+  if (protocol == NULL)
+    protocol = g_strdup ("tincan");
+  protocol_check = tincan_protocol_new_for_name (protocol, &error);
+  if (protocol_check == NULL)
+    return usage_error ("unknown protocol “%s”", protocol);
+
+  if (heartbeat < -1 || heartbeat > 24 * 3600)
+    return usage_error ("--heartbeat must be between 0 and 86400");
+  if (drain_timeout < 0)
+    return usage_error ("--drain-timeout must not be negative");
+  if (exit_after < 0)
+    return usage_error ("--exit-after-messages must not be negative");
+  for (guint i = 0; headers != NULL && headers[i] != NULL; i++)
+    {
+      const char *colon = strchr (headers[i], ':');
+
+      if (colon == NULL || colon == headers[i])
+        return usage_error ("--header must look like 'Name: value', not “%s”", headers[i]);
+    }
+  if (room != NULL && *room == '\0')
+    return usage_error ("--room must not be empty");
+
+  if (user == NULL)
+    user = g_strdup (g_get_user_name ());
+  if (room == NULL)
+    room = g_strdup ("lobby");
+  if (data_dir == NULL)
+    data_dir = tincan_store_get_default_dir ();
+
+  profile = tincan_profile_new ();
+  rooms[0] = room;
+  tincan_profile_set_url (profile, rest[0]);
+  tincan_profile_set_protocol (profile, protocol);
+  tincan_profile_set_user (profile, user);
+  tincan_profile_set_rooms (profile, rooms);
+  if (headers != NULL)
+    g_object_set (profile, "headers", headers, NULL);
+  if (subprotocols != NULL)
+    g_object_set (profile, "subprotocols", subprotocols, NULL);
+  if (heartbeat >= 0)
+    g_object_set (profile, "heartbeat-interval", (guint) heartbeat, NULL);
+  if (token != NULL)
+    tincan_profile_set_auth_method (profile,
+                                    (tincan_protocol_get_flags (protocol_check) &
+                                     TINCAN_PROTOCOL_FLAG_WELCOME)
+                                    ? TINCAN_AUTH_HELLO : TINCAN_AUTH_BEARER);
+
+  store_path = store_path_for (data_dir, rest[0], user, protocol);
+  cli.store = tincan_store_new (store_path, &error);
+  if (cli.store == NULL)
+    {
+      g_printerr ("tincan-cli: %s\n", error->message);
+      return EXIT_NOT_ALL;
+    }
+
+  cli.loop = g_main_loop_new (NULL, FALSE);
+  cli.cancellable = g_cancellable_new ();
+  cli.room = g_strdup (room);
+  cli.ours = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  cli.exit_after = exit_after;
+  cli.drain_timeout = drain_timeout;
+  cli.acks = (tincan_protocol_get_flags (protocol_check) & TINCAN_PROTOCOL_FLAG_ACKS) != 0;
+  cli.status = EXIT_NOT_ALL;
+
+  cli.connection = tincan_connection_new (profile, cli.store);
+  if (token != NULL)
+    tincan_connection_set_token_provider (cli.connection,
+                                          (TincanTokenProvider) g_strdup,
+                                          g_strdup (token), g_free);
+
+  /* A previous run's leftovers: this run waits for them too. */
+  {
+    g_autoptr (GPtrArray) outbox = tincan_store_load_outbox (cli.store, NULL);
+
+    for (guint i = 0; outbox != NULL && i < outbox->len; i++)
+      g_hash_table_add (cli.ours,
+                        g_strdup (tincan_message_get_cid (g_ptr_array_index (outbox, i))));
+  }
+
+  g_signal_connect (cli.connection, "notify::state", G_CALLBACK (on_state), &cli);
+  g_signal_connect (cli.connection, "notify::queued-count", G_CALLBACK (on_queued_count), &cli);
+  g_signal_connect (cli.connection, "message-received", G_CALLBACK (on_message_received), &cli);
+  g_signal_connect (cli.connection, "message-updated", G_CALLBACK (on_message_updated), &cli);
+  g_signal_connect (cli.connection, "resumed", G_CALLBACK (on_resumed), &cli);
+  g_signal_connect (cli.connection, "error", G_CALLBACK (on_error), &cli);
+  g_signal_connect (cli.store, "committed", G_CALLBACK (on_committed), &cli);
+
+  g_unix_signal_add (SIGINT, on_unix_signal, &cli);
+  g_unix_signal_add (SIGTERM, on_unix_signal, &cli);
+
+  stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  cli.input = g_data_input_stream_new (stdin_stream);
+  g_data_input_stream_set_newline_type (cli.input, G_DATA_STREAM_NEWLINE_TYPE_LF);
+
+  tincan_connection_connect (cli.connection);
+  read_next_line (&cli);
+
+  g_main_loop_run (cli.loop);
+
+  g_cancellable_cancel (cli.cancellable);
+  g_signal_handlers_disconnect_by_data (cli.connection, &cli);
+  g_signal_handlers_disconnect_by_data (cli.store, &cli);
+  tincan_connection_disconnect (cli.connection);
+  tincan_store_flush (cli.store, NULL);
+
+  /* Let the close frame go out. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+
+  g_clear_handle_id (&cli.drain_source, g_source_remove);
+  g_clear_object (&cli.connection);
+  g_clear_object (&cli.input);
+  g_clear_object (&cli.store);
+  g_clear_object (&cli.cancellable);
+  g_clear_pointer (&cli.ours, g_hash_table_unref);
+  g_clear_pointer (&cli.room, g_free);
+  g_clear_pointer (&cli.pending_line, g_free);
+  g_clear_pointer (&cli.loop, g_main_loop_unref);
+
+  return cli.status;
+}

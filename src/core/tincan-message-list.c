@@ -1,0 +1,666 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tincan-message-list"
+
+#include "config.h"
+
+#include "tincan-message-list.h"
+
+struct _TincanMessageList
+{
+  GObject           parent_instance;
+
+  TincanConnection *connection;
+  char             *room;
+  guint             page_size;
+  guint             max_size;
+
+  /* The window, oldest first. */
+  GPtrArray        *items;
+  /* Messages that arrived this main-loop turn, not yet in @items. */
+  GPtrArray        *pending;
+  /* cid → TincanMessage (borrowed from @items or @pending). */
+  GHashTable       *by_cid;
+  /* Exclusive upper bound for the next older page (0 = nothing loaded). */
+  gint64            older_than_seq;
+  guint             flush_id;
+
+  guint             has_more : 1;
+  guint             loading : 1;
+  guint             loaded : 1;
+};
+
+enum {
+  PROP_0,
+  PROP_CONNECTION,
+  PROP_ROOM,
+  PROP_PAGE_SIZE,
+  PROP_MAX_SIZE,
+  PROP_HAS_MORE,
+  PROP_LOADING,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void list_model_iface_init (GListModelInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TincanMessageList, tincan_message_list, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, list_model_iface_init))
+
+static GType
+tincan_message_list_get_item_type (GListModel *model)
+{
+  return TINCAN_TYPE_MESSAGE;
+}
+
+static guint
+tincan_message_list_get_n_items (GListModel *model)
+{
+  TincanMessageList *self = TINCAN_MESSAGE_LIST (model);
+
+  return self->items->len;
+}
+
+static gpointer
+tincan_message_list_get_item (GListModel *model,
+                              guint       position)
+{
+  TincanMessageList *self = TINCAN_MESSAGE_LIST (model);
+
+  if (position >= self->items->len)
+    return NULL;
+
+  return g_object_ref (g_ptr_array_index (self->items, position));
+}
+
+static void
+list_model_iface_init (GListModelInterface *iface)
+{
+  iface->get_item_type = tincan_message_list_get_item_type;
+  iface->get_n_items = tincan_message_list_get_n_items;
+  iface->get_item = tincan_message_list_get_item;
+}
+
+static void
+set_has_more (TincanMessageList *self,
+              gboolean           has_more)
+{
+  has_more = !!has_more;
+  if (self->has_more == has_more)
+    return;
+  self->has_more = has_more;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_MORE]);
+}
+
+static void
+set_loading (TincanMessageList *self,
+             gboolean           loading)
+{
+  loading = !!loading;
+  if (self->loading == loading)
+    return;
+  self->loading = loading;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADING]);
+}
+
+static void
+index_message (TincanMessageList *self,
+               TincanMessage     *message)
+{
+  const char *cid = tincan_message_get_cid (message);
+
+  if (cid != NULL && *cid != '\0')
+    g_hash_table_insert (self->by_cid, g_strdup (cid), message);
+}
+
+static void
+unindex_message (TincanMessageList *self,
+                 TincanMessage     *message)
+{
+  const char *cid = tincan_message_get_cid (message);
+
+  if (cid != NULL && g_hash_table_lookup (self->by_cid, cid) == message)
+    g_hash_table_remove (self->by_cid, cid);
+}
+
+/* Removes the @n oldest items, keeping track of where older pages start. */
+static void
+drop_oldest (TincanMessageList *self,
+             guint              n)
+{
+  gint64 max_removed_seq = 0;
+  gboolean found = FALSE;
+
+  if (n == 0)
+    return;
+
+  for (guint i = 0; i < n; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (self->items, i);
+      gint64 seq = tincan_message_get_seq (message);
+
+      if (seq > max_removed_seq)
+        max_removed_seq = seq;
+      unindex_message (self, message);
+    }
+
+  g_ptr_array_remove_range (self->items, 0, n);
+
+  for (guint i = 0; i < self->items->len; i++)
+    {
+      gint64 seq = tincan_message_get_seq (g_ptr_array_index (self->items, i));
+
+      if (seq > 0)
+        {
+          self->older_than_seq = seq;
+          found = TRUE;
+          break;
+        }
+    }
+
+  if (!found && max_removed_seq > 0)
+    self->older_than_seq = max_removed_seq + 1;
+
+  if (max_removed_seq > 0)
+    set_has_more (self, TRUE);
+
+  g_list_model_items_changed (G_LIST_MODEL (self), 0, n, 0);
+}
+
+static gboolean
+flush_pending (gpointer user_data)
+{
+  TincanMessageList *self = user_data;
+  guint position = self->items->len;
+  guint added = self->pending->len;
+
+  self->flush_id = 0;
+
+  if (added == 0)
+    return G_SOURCE_REMOVE;
+
+  for (guint i = 0; i < added; i++)
+    g_ptr_array_add (self->items, g_steal_pointer (&g_ptr_array_index (self->pending, i)));
+  /* The pointers were stolen: drop the slots without unreffing. */
+  g_ptr_array_set_free_func (self->pending, NULL);
+  g_ptr_array_set_size (self->pending, 0);
+  g_ptr_array_set_free_func (self->pending, g_object_unref);
+
+  g_list_model_items_changed (G_LIST_MODEL (self), position, 0, added);
+
+  if (self->max_size > 0 && self->items->len > self->max_size)
+    drop_oldest (self, self->items->len - self->max_size);
+
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+contains_message (TincanMessageList *self,
+                  TincanMessage     *message)
+{
+  const char *cid = tincan_message_get_cid (message);
+
+  if (cid != NULL && *cid != '\0')
+    return g_hash_table_contains (self->by_cid, cid);
+
+  /* Incoming messages without a cid: the connection deduplicates; we only
+   * guard against the very same object being queued twice. */
+  return g_ptr_array_find (self->pending, message, NULL);
+}
+
+static void
+queue_message (TincanMessageList *self,
+               TincanMessage     *message)
+{
+  if (g_strcmp0 (tincan_message_get_room (message), self->room) != 0)
+    return;
+
+  if (contains_message (self, message))
+    return;
+
+  g_ptr_array_add (self->pending, g_object_ref (message));
+  index_message (self, message);
+
+  if (self->flush_id == 0)
+    self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pending, self, NULL);
+}
+
+static void
+on_message_received (TincanMessageList *self,
+                     TincanMessage     *message,
+                     TincanConnection  *connection)
+{
+  queue_message (self, message);
+}
+
+static void
+on_message_queued (TincanMessageList *self,
+                   TincanMessage     *message,
+                   TincanConnection  *connection)
+{
+  queue_message (self, message);
+}
+
+/* The connection updates its own objects; when the window holds another
+ * instance of the same message (loaded from the store), mirror the change. */
+static void
+on_message_updated (TincanMessageList *self,
+                    TincanMessage     *message,
+                    TincanConnection  *connection)
+{
+  const char *cid = tincan_message_get_cid (message);
+  TincanMessage *ours;
+
+  if (cid == NULL || g_strcmp0 (tincan_message_get_room (message), self->room) != 0)
+    return;
+
+  ours = g_hash_table_lookup (self->by_cid, cid);
+  if (ours == NULL || ours == message)
+    return;
+
+  if (tincan_message_get_id (message) != NULL)
+    tincan_message_set_id (ours, tincan_message_get_id (message));
+  if (tincan_message_get_seq (message) > 0)
+    tincan_message_set_seq (ours, tincan_message_get_seq (message));
+  if (tincan_message_get_timestamp (message) > 0)
+    tincan_message_set_timestamp (ours, tincan_message_get_timestamp (message));
+
+  if (tincan_message_get_state (message) == TINCAN_MESSAGE_STATE_FAILED)
+    tincan_message_set_failed (ours, tincan_message_get_reason (message));
+  else
+    tincan_message_set_state (ours, tincan_message_get_state (message));
+}
+
+static void
+on_message_discarded (TincanMessageList *self,
+                      TincanMessage     *message,
+                      TincanConnection  *connection)
+{
+  if (g_strcmp0 (tincan_message_get_room (message), self->room) == 0)
+    tincan_message_list_remove_message (self, message);
+}
+
+/* Loads up to page-size messages older than @before_seq (0 = newest),
+ * returned OLDEST FIRST; updates has-more. */
+static GPtrArray *
+load_page (TincanMessageList *self,
+           gint64             before_seq)
+{
+  TincanStore *store = tincan_connection_get_store (self->connection);
+  g_autoptr (GPtrArray) page = NULL;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *result;
+
+  result = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (store == NULL || self->page_size == 0)
+    return result;
+
+  /* One more than a page tells whether anything older remains. */
+  page = tincan_store_load_page (store, self->room, before_seq, self->page_size + 1, &error);
+  if (page == NULL)
+    {
+      g_warning ("Cannot load messages of a room: %s", error->message);
+      return result;
+    }
+
+  set_has_more (self, page->len > self->page_size);
+
+  for (guint i = MIN (page->len, self->page_size); i > 0; i--)
+    g_ptr_array_add (result, g_object_ref (g_ptr_array_index (page, i - 1)));
+
+  if (result->len > 0)
+    self->older_than_seq = tincan_message_get_seq (g_ptr_array_index (result, 0));
+
+  return result;
+}
+
+static void
+load_initial (TincanMessageList *self)
+{
+  TincanStore *store = tincan_connection_get_store (self->connection);
+  g_autoptr (GPtrArray) page = NULL;
+  g_autoptr (GPtrArray) unsequenced = NULL;
+  g_autoptr (GError) error = NULL;
+
+  page = load_page (self, 0);
+  for (guint i = 0; i < page->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (page, i);
+
+      g_ptr_array_add (self->items, g_object_ref (message));
+      index_message (self, message);
+    }
+
+  if (store == NULL)
+    return;
+
+  unsequenced = tincan_store_load_unsequenced (store, self->room, &error);
+  if (unsequenced == NULL)
+    {
+      g_warning ("Cannot load unsent messages of a room: %s", error->message);
+      return;
+    }
+
+  for (guint i = 0; i < unsequenced->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (unsequenced, i);
+
+      if (contains_message (self, message))
+        continue;
+      g_ptr_array_add (self->items, g_object_ref (message));
+      index_message (self, message);
+    }
+}
+
+static void
+tincan_message_list_constructed (GObject *object)
+{
+  TincanMessageList *self = TINCAN_MESSAGE_LIST (object);
+
+  G_OBJECT_CLASS (tincan_message_list_parent_class)->constructed (object);
+
+  g_return_if_fail (TINCAN_IS_CONNECTION (self->connection));
+  g_return_if_fail (self->room != NULL);
+
+  load_initial (self);
+  self->loaded = TRUE;
+
+  g_signal_connect_object (self->connection, "message-received",
+                           G_CALLBACK (on_message_received), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->connection, "message-queued",
+                           G_CALLBACK (on_message_queued), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->connection, "message-updated",
+                           G_CALLBACK (on_message_updated), self, G_CONNECT_SWAPPED);
+  /* Not in every version of the connection's API. */
+  if (g_signal_lookup ("message-discarded", TINCAN_TYPE_CONNECTION) != 0)
+    g_signal_connect_object (self->connection, "message-discarded",
+                             G_CALLBACK (on_message_discarded), self, G_CONNECT_SWAPPED);
+}
+
+static void
+tincan_message_list_dispose (GObject *object)
+{
+  TincanMessageList *self = TINCAN_MESSAGE_LIST (object);
+
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_object (&self->connection);
+
+  G_OBJECT_CLASS (tincan_message_list_parent_class)->dispose (object);
+}
+
+static void
+tincan_message_list_finalize (GObject *object)
+{
+  TincanMessageList *self = TINCAN_MESSAGE_LIST (object);
+
+  g_clear_pointer (&self->by_cid, g_hash_table_unref);
+  g_clear_pointer (&self->items, g_ptr_array_unref);
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
+  g_clear_pointer (&self->room, g_free);
+
+  G_OBJECT_CLASS (tincan_message_list_parent_class)->finalize (object);
+}
+
+static void
+tincan_message_list_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  TincanMessageList *self = TINCAN_MESSAGE_LIST (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONNECTION:
+      g_value_set_object (value, self->connection);
+      break;
+
+    case PROP_ROOM:
+      g_value_set_string (value, self->room);
+      break;
+
+    case PROP_PAGE_SIZE:
+      g_value_set_uint (value, self->page_size);
+      break;
+
+    case PROP_MAX_SIZE:
+      g_value_set_uint (value, self->max_size);
+      break;
+
+    case PROP_HAS_MORE:
+      g_value_set_boolean (value, self->has_more);
+      break;
+
+    case PROP_LOADING:
+      g_value_set_boolean (value, self->loading);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tincan_message_list_set_property (GObject      *object,
+                                  guint         prop_id,
+                                  const GValue *value,
+                                  GParamSpec   *pspec)
+{
+  TincanMessageList *self = TINCAN_MESSAGE_LIST (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONNECTION:
+      self->connection = g_value_dup_object (value);
+      break;
+
+    case PROP_ROOM:
+      self->room = g_value_dup_string (value);
+      break;
+
+    case PROP_PAGE_SIZE:
+      if (self->page_size != g_value_get_uint (value))
+        {
+          self->page_size = g_value_get_uint (value);
+          if (self->loaded)
+            g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+
+    case PROP_MAX_SIZE:
+      if (self->max_size != g_value_get_uint (value))
+        {
+          self->max_size = g_value_get_uint (value);
+          if (self->loaded)
+            g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+
+    case PROP_LOADING:
+      set_loading (self, g_value_get_boolean (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tincan_message_list_class_init (TincanMessageListClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = tincan_message_list_constructed;
+  object_class->dispose = tincan_message_list_dispose;
+  object_class->finalize = tincan_message_list_finalize;
+  object_class->get_property = tincan_message_list_get_property;
+  object_class->set_property = tincan_message_list_set_property;
+
+  properties[PROP_CONNECTION] =
+    g_param_spec_object ("connection", NULL, NULL,
+                         TINCAN_TYPE_CONNECTION,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_ROOM] =
+    g_param_spec_string ("room", NULL, NULL,
+                         NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /* Construct properties so that the first page honours them. */
+  properties[PROP_PAGE_SIZE] =
+    g_param_spec_uint ("page-size", NULL, NULL,
+                       1, G_MAXUINT, 100,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                       G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_MAX_SIZE] =
+    g_param_spec_uint ("max-size", NULL, NULL,
+                       1, G_MAXUINT, 1000,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                       G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_HAS_MORE] =
+    g_param_spec_boolean ("has-more", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_LOADING] =
+    g_param_spec_boolean ("loading", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+tincan_message_list_init (TincanMessageList *self)
+{
+  self->page_size = 100;
+  self->max_size = 1000;
+  self->items = g_ptr_array_new_with_free_func (g_object_unref);
+  self->pending = g_ptr_array_new_with_free_func (g_object_unref);
+  self->by_cid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/**
+ * tincan_message_list_new:
+ * @connection: the connection whose store and signals feed the list
+ * @room: the room
+ *
+ * Returns: (transfer full): a list holding the newest page of @room
+ */
+TincanMessageList *
+tincan_message_list_new (TincanConnection *connection,
+                         const char       *room)
+{
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (connection), NULL);
+  g_return_val_if_fail (room != NULL, NULL);
+
+  return g_object_new (TINCAN_TYPE_MESSAGE_LIST,
+                       "connection", connection,
+                       "room", room,
+                       NULL);
+}
+
+const char *
+tincan_message_list_get_room (TincanMessageList *self)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_LIST (self), NULL);
+
+  return self->room;
+}
+
+gboolean
+tincan_message_list_get_has_more (TincanMessageList *self)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_LIST (self), FALSE);
+
+  return self->has_more;
+}
+
+guint
+tincan_message_list_load_older (TincanMessageList *self)
+{
+  g_autoptr (GPtrArray) page = NULL;
+  guint added = 0;
+
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_LIST (self), 0);
+
+  if (!self->has_more || self->loading || self->older_than_seq <= 1)
+    return 0;
+
+  set_loading (self, TRUE);
+
+  page = load_page (self, self->older_than_seq);
+
+  for (guint i = 0; i < page->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (page, i);
+      const char *cid = tincan_message_get_cid (message);
+
+      /* A message already in the window (e.g. a live one that raced the
+       * page) is not shown twice. */
+      if (cid != NULL && *cid != '\0' && g_hash_table_contains (self->by_cid, cid))
+        continue;
+
+      g_ptr_array_insert (self->items, added++, g_object_ref (message));
+      index_message (self, message);
+    }
+
+  if (added > 0)
+    g_list_model_items_changed (G_LIST_MODEL (self), 0, 0, added);
+
+  set_loading (self, FALSE);
+
+  return added;
+}
+
+void
+tincan_message_list_trim_to_latest (TincanMessageList *self)
+{
+  g_return_if_fail (TINCAN_IS_MESSAGE_LIST (self));
+
+  if (self->items->len > self->page_size)
+    drop_oldest (self, self->items->len - self->page_size);
+}
+
+/**
+ * tincan_message_list_remove_message:
+ * @self: a list
+ * @message: a message of the window (e.g. one just discarded)
+ *
+ * Takes @message (or the item with the same cid) out of the window.
+ *
+ * Returns: %TRUE if it was there
+ */
+gboolean
+tincan_message_list_remove_message (TincanMessageList *self,
+                                    TincanMessage     *message)
+{
+  const char *cid;
+  guint position;
+
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_LIST (self), FALSE);
+  g_return_val_if_fail (TINCAN_IS_MESSAGE (message), FALSE);
+
+  cid = tincan_message_get_cid (message);
+  if (cid != NULL && g_hash_table_lookup (self->by_cid, cid) != NULL)
+    message = g_hash_table_lookup (self->by_cid, cid);
+
+  if (g_ptr_array_find (self->pending, message, &position))
+    {
+      unindex_message (self, message);
+      g_ptr_array_remove_index (self->pending, position);
+      return TRUE;
+    }
+
+  if (!g_ptr_array_find (self->items, message, &position))
+    return FALSE;
+
+  unindex_message (self, message);
+  g_ptr_array_remove_index (self->items, position);
+  g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 0);
+
+  return TRUE;
+}

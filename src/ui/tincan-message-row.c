@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tincan-message-row"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gi18n.h>
+
+#include "tincan-message-row.h"
+
+#define MAX_LINKS 3
+
+struct _TincanMessageRow
+{
+  GtkWidget      parent_instance;
+
+  TincanMessage *message;
+  GSignalGroup  *message_signals;
+  char          *day;
+  gboolean       continuation;
+
+  GtkWidget     *day_box;
+  GtkLabel      *day_label;
+  GtkWidget     *main_box;
+  AdwAvatar     *avatar;
+  GtkWidget     *content_box;
+  GtkWidget     *header_box;
+  GtkLabel      *sender_label;
+  GtkLabel      *time_label;
+  GtkLabel      *text_label;
+  GtkWidget     *links_box;
+  GtkLabel      *note_label;
+  GtkWidget     *failed_box;
+  GtkWidget     *retry_button;
+  GtkWidget     *delete_button;
+  GtkImage      *state_image;
+};
+
+enum {
+  PROP_0,
+  PROP_MESSAGE,
+  PROP_DAY,
+  PROP_CONTINUATION,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (TincanMessageRow, tincan_message_row, GTK_TYPE_WIDGET)
+
+static GRegex *
+get_link_regex (void)
+{
+  static GRegex *regex;
+
+  if (g_once_init_enter (&regex))
+    {
+      /* Only web links: no javascript:, file: or custom schemes. */
+      GRegex *compiled = g_regex_new ("\\bhttps?://[^\\s<>\"'`]+[^\\s<>\"'`.,;:!?)\\]}]",
+                                      G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+      g_once_init_leave (&regex, compiled);
+    }
+
+  return regex;
+}
+
+static gint64
+message_time_ms (TincanMessage *message)
+{
+  gint64 ts = tincan_message_get_timestamp (message);
+
+  return ts > 0 ? ts : tincan_message_get_local_timestamp (message);
+}
+
+char *
+tincan_format_day (gint64 ms)
+{
+  g_autoptr (GDateTime) when = NULL;
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  int y1, m1, d1, y2, m2, d2;
+  g_autoptr (GDateTime) yesterday = NULL;
+
+  when = g_date_time_new_from_unix_local (ms / 1000);
+  if (when == NULL)
+    return g_strdup ("");
+
+  g_date_time_get_ymd (when, &y1, &m1, &d1);
+  g_date_time_get_ymd (now, &y2, &m2, &d2);
+  if (y1 == y2 && m1 == m2 && d1 == d2)
+    return g_strdup (_("Today"));
+
+  yesterday = g_date_time_add_days (now, -1);
+  g_date_time_get_ymd (yesterday, &y2, &m2, &d2);
+  if (y1 == y2 && m1 == m2 && d1 == d2)
+    return g_strdup (_("Yesterday"));
+
+  /* Translators: a day separator in a conversation, strftime format */
+  return g_date_time_format (when, _("%A, %B %-e, %Y"));
+}
+
+static void
+update_time (TincanMessageRow *self)
+{
+  g_autoptr (GDateTime) when = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *full = NULL;
+  gint64 ms = message_time_ms (self->message);
+
+  when = g_date_time_new_from_unix_local (ms / 1000);
+  if (when == NULL)
+    {
+      gtk_label_set_text (self->time_label, "");
+      return;
+    }
+
+  /* Translators: message time, strftime format */
+  text = g_date_time_format (when, _("%H:%M"));
+  full = g_date_time_format (when, "%c");
+  gtk_label_set_text (self->time_label, text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full);
+}
+
+static void
+update_links (TincanMessageRow *self)
+{
+  g_autoptr (GMatchInfo) match = NULL;
+  GtkWidget *child;
+  guint n = 0;
+  const char *text = self->message ? tincan_message_get_text (self->message) : NULL;
+
+  while ((child = gtk_widget_get_first_child (self->links_box)) != NULL)
+    gtk_box_remove (GTK_BOX (self->links_box), child);
+
+  if (text != NULL)
+    g_regex_match (get_link_regex (), text, 0, &match);
+
+  while (match != NULL && g_match_info_matches (match) && n < MAX_LINKS)
+    {
+      g_autofree char *uri = g_match_info_fetch (match, 0);
+      GtkWidget *button;
+
+      if (g_uri_is_valid (uri, G_URI_FLAGS_NONE, NULL))
+        {
+          /* The label is set as plain text, never as markup. */
+          button = gtk_link_button_new_with_label (uri, uri);
+          gtk_widget_set_halign (button, GTK_ALIGN_START);
+          gtk_widget_add_css_class (button, "message-link");
+          if (GTK_IS_LABEL (gtk_button_get_child (GTK_BUTTON (button))))
+            {
+              GtkLabel *label = GTK_LABEL (gtk_button_get_child (GTK_BUTTON (button)));
+
+              gtk_label_set_use_markup (label, FALSE);
+              gtk_label_set_ellipsize (label, PANGO_ELLIPSIZE_MIDDLE);
+              gtk_label_set_max_width_chars (label, 60);
+            }
+          gtk_box_append (GTK_BOX (self->links_box), button);
+          n++;
+        }
+
+      g_match_info_next (match, NULL);
+    }
+
+  gtk_widget_set_visible (self->links_box, n > 0);
+}
+
+static void
+update_state (TincanMessageRow *self)
+{
+  TincanMessageState state;
+  const char *icon = NULL;
+  const char *accessible = NULL;
+  g_autofree char *note = NULL;
+  gboolean failed = FALSE;
+
+  gtk_widget_remove_css_class (GTK_WIDGET (self), "failed");
+  gtk_widget_remove_css_class (GTK_WIDGET (self), "pending");
+
+  if (self->message == NULL || !tincan_message_is_outgoing (self->message))
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->state_image), FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->note_label), FALSE);
+      gtk_widget_set_visible (self->failed_box, FALSE);
+      return;
+    }
+
+  state = tincan_message_get_state (self->message);
+  switch (state)
+    {
+    case TINCAN_MESSAGE_STATE_QUEUED:
+      icon = "tincan-queued-symbolic";
+      accessible = _("Queued");
+      note = g_strdup (_("Queued — it will be sent when the connection is back"));
+      gtk_widget_add_css_class (GTK_WIDGET (self), "pending");
+      break;
+
+    case TINCAN_MESSAGE_STATE_SENDING:
+      icon = "tincan-sending-symbolic";
+      accessible = _("Sending");
+      gtk_widget_add_css_class (GTK_WIDGET (self), "pending");
+      break;
+
+    case TINCAN_MESSAGE_STATE_SENT:
+      icon = "tincan-sent-symbolic";
+      accessible = _("Sent");
+      break;
+
+    case TINCAN_MESSAGE_STATE_DELIVERED:
+      icon = "tincan-delivered-symbolic";
+      accessible = _("Delivered");
+      break;
+
+    case TINCAN_MESSAGE_STATE_FAILED:
+      {
+        const char *reason = tincan_message_get_reason (self->message);
+
+        icon = "tincan-failed-symbolic";
+        accessible = _("Not sent");
+        failed = TRUE;
+        if (reason != NULL && *reason != '\0')
+          /* Translators: %s is the reason the server gave */
+          note = g_strdup_printf (_("Not sent: %s"), reason);
+        else
+          note = g_strdup (_("Not sent"));
+        gtk_widget_add_css_class (GTK_WIDGET (self), "failed");
+      }
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+
+  gtk_image_set_from_icon_name (self->state_image, icon);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), accessible);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_image),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, accessible,
+                                  -1);
+  gtk_widget_set_visible (GTK_WIDGET (self->state_image), TRUE);
+
+  gtk_label_set_text (self->note_label, note != NULL ? note : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->note_label), note != NULL);
+  if (failed)
+    gtk_widget_add_css_class (GTK_WIDGET (self->note_label), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->note_label), "error");
+  gtk_widget_set_visible (self->failed_box, failed);
+}
+
+static void
+update_sender (TincanMessageRow *self)
+{
+  const char *sender = self->message ? tincan_message_get_sender (self->message) : NULL;
+
+  if (sender == NULL || *sender == '\0')
+    sender = _("Unknown");
+
+  /* Plain text: a sender name is user input too. */
+  gtk_label_set_text (self->sender_label, sender);
+  adw_avatar_set_text (self->avatar, sender);
+}
+
+static void
+update_text (TincanMessageRow *self)
+{
+  const char *text = self->message ? tincan_message_get_text (self->message) : NULL;
+
+  gtk_label_set_use_markup (self->text_label, FALSE);
+  gtk_label_set_text (self->text_label, text != NULL ? text : "");
+  update_links (self);
+}
+
+static void
+update_layout (TincanMessageRow *self)
+{
+  gtk_widget_set_visible (self->day_box, self->day != NULL);
+  gtk_label_set_text (self->day_label, self->day != NULL ? self->day : "");
+
+  gtk_widget_set_visible (GTK_WIDGET (self->avatar), !self->continuation);
+  gtk_widget_set_visible (self->header_box, !self->continuation);
+  gtk_widget_set_margin_start (self->content_box, self->continuation ? 48 : 0);
+  if (self->continuation)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "continuation");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "continuation");
+}
+
+static void
+update_all (TincanMessageRow *self)
+{
+  g_autoptr (GVariant) target = NULL;
+
+  update_sender (self);
+  update_text (self);
+  update_state (self);
+
+  if (self->message != NULL)
+    {
+      update_time (self);
+      target = g_variant_ref_sink (g_variant_new_string (tincan_message_get_cid (self->message)
+                                                         ? tincan_message_get_cid (self->message)
+                                                         : ""));
+      gtk_actionable_set_action_target_value (GTK_ACTIONABLE (self->retry_button), target);
+      gtk_actionable_set_action_target_value (GTK_ACTIONABLE (self->delete_button), target);
+      /* Named only once there is a target, so the "s" actions match. */
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (self->retry_button), "conversation.retry");
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (self->delete_button), "conversation.discard");
+    }
+}
+
+static void
+on_state_notify (TincanMessageRow *self)
+{
+  update_state (self);
+}
+
+static void
+on_time_notify (TincanMessageRow *self)
+{
+  if (self->message != NULL)
+    update_time (self);
+}
+
+static void
+on_text_notify (TincanMessageRow *self)
+{
+  update_text (self);
+}
+
+static void
+tincan_message_row_dispose (GObject *object)
+{
+  TincanMessageRow *self = TINCAN_MESSAGE_ROW (object);
+
+  gtk_widget_dispose_template (GTK_WIDGET (self), TINCAN_TYPE_MESSAGE_ROW);
+  g_clear_object (&self->message_signals);
+  g_clear_object (&self->message);
+
+  G_OBJECT_CLASS (tincan_message_row_parent_class)->dispose (object);
+}
+
+static void
+tincan_message_row_finalize (GObject *object)
+{
+  TincanMessageRow *self = TINCAN_MESSAGE_ROW (object);
+
+  g_clear_pointer (&self->day, g_free);
+
+  G_OBJECT_CLASS (tincan_message_row_parent_class)->finalize (object);
+}
+
+static void
+tincan_message_row_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  TincanMessageRow *self = TINCAN_MESSAGE_ROW (object);
+
+  switch (prop_id)
+    {
+    case PROP_MESSAGE:
+      g_value_set_object (value, self->message);
+      break;
+
+    case PROP_DAY:
+      g_value_set_string (value, self->day);
+      break;
+
+    case PROP_CONTINUATION:
+      g_value_set_boolean (value, self->continuation);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tincan_message_row_set_property (GObject      *object,
+                                 guint         prop_id,
+                                 const GValue *value,
+                                 GParamSpec   *pspec)
+{
+  TincanMessageRow *self = TINCAN_MESSAGE_ROW (object);
+
+  switch (prop_id)
+    {
+    case PROP_MESSAGE:
+      tincan_message_row_set_message (self, g_value_get_object (value));
+      break;
+
+    case PROP_DAY:
+      tincan_message_row_set_day (self, g_value_get_string (value));
+      break;
+
+    case PROP_CONTINUATION:
+      tincan_message_row_set_continuation (self, g_value_get_boolean (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tincan_message_row_class_init (TincanMessageRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = tincan_message_row_dispose;
+  object_class->finalize = tincan_message_row_finalize;
+  object_class->get_property = tincan_message_row_get_property;
+  object_class->set_property = tincan_message_row_set_property;
+
+  properties[PROP_MESSAGE] =
+    g_param_spec_object ("message", NULL, NULL, TINCAN_TYPE_MESSAGE,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_DAY] =
+    g_param_spec_string ("day", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CONTINUATION] =
+    g_param_spec_boolean ("continuation", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/tincan/Tincan/ui/tincan-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, day_box);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, day_label);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, main_box);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, content_box);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, header_box);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, sender_label);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, text_label);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, links_box);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, note_label);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, failed_box);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, retry_button);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, delete_button);
+  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, state_image);
+
+  gtk_widget_class_set_css_name (widget_class, "messagerow");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
+}
+
+static void
+tincan_message_row_init (TincanMessageRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->message_signals = g_signal_group_new (TINCAN_TYPE_MESSAGE);
+  g_signal_group_connect_swapped (self->message_signals, "notify::state",
+                                  G_CALLBACK (on_state_notify), self);
+  g_signal_group_connect_swapped (self->message_signals, "notify::reason",
+                                  G_CALLBACK (on_state_notify), self);
+  g_signal_group_connect_swapped (self->message_signals, "notify::timestamp",
+                                  G_CALLBACK (on_time_notify), self);
+  g_signal_group_connect_swapped (self->message_signals, "notify::text",
+                                  G_CALLBACK (on_text_notify), self);
+
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->avatar),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Avatar"),
+                                  -1);
+}
+
+GtkWidget *
+tincan_message_row_new (void)
+{
+  return g_object_new (TINCAN_TYPE_MESSAGE_ROW, NULL);
+}
+
+TincanMessage *
+tincan_message_row_get_message (TincanMessageRow *self)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_ROW (self), NULL);
+
+  return self->message;
+}
+
+void
+tincan_message_row_set_message (TincanMessageRow *self,
+                                TincanMessage    *message)
+{
+  g_return_if_fail (TINCAN_IS_MESSAGE_ROW (self));
+  g_return_if_fail (message == NULL || TINCAN_IS_MESSAGE (message));
+
+  if (!g_set_object (&self->message, message))
+    return;
+
+  g_signal_group_set_target (self->message_signals, message);
+  update_all (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
+}
+
+void
+tincan_message_row_set_day (TincanMessageRow *self,
+                            const char       *day)
+{
+  g_return_if_fail (TINCAN_IS_MESSAGE_ROW (self));
+
+  if (g_strcmp0 (self->day, day) == 0)
+    return;
+
+  g_free (self->day);
+  self->day = g_strdup (day);
+  update_layout (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DAY]);
+}
+
+void
+tincan_message_row_set_continuation (TincanMessageRow *self,
+                                     gboolean          continuation)
+{
+  g_return_if_fail (TINCAN_IS_MESSAGE_ROW (self));
+
+  continuation = !!continuation;
+  if (self->continuation == continuation)
+    return;
+
+  self->continuation = continuation;
+  update_layout (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONTINUATION]);
+}
+
+GtkLabel *
+tincan_message_row_get_text_label (TincanMessageRow *self)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_ROW (self), NULL);
+
+  return self->text_label;
+}
+
+const char *
+tincan_message_row_get_state_name (TincanMessageRow *self)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_ROW (self), NULL);
+
+  if (self->message == NULL || !tincan_message_is_outgoing (self->message))
+    return NULL;
+
+  return tincan_message_state_to_string (tincan_message_get_state (self->message));
+}
+
+GtkWidget *
+tincan_message_row_get_retry_button (TincanMessageRow *self)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_ROW (self), NULL);
+
+  return self->retry_button;
+}

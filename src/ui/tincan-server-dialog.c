@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tincan-server-dialog"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "tincan-secrets.h"
+#include "tincan-server-dialog.h"
+
+struct _TincanServerDialog
+{
+  AdwWindow          parent_instance;
+
+  TincanApplication *application;
+  TincanSession     *session;
+  GCancellable      *cancellable;
+  TincanProfile     *pending;
+
+  AdwWindowTitle    *title_widget;
+  GtkWidget         *save_button;
+  AdwToastOverlay   *toast_overlay;
+  AdwEntryRow       *name_row;
+  AdwEntryRow       *url_row;
+  AdwComboRow       *protocol_row;
+  AdwEntryRow       *user_row;
+  AdwEntryRow       *rooms_row;
+  GtkLabel          *url_error_label;
+  AdwComboRow       *auth_row;
+  AdwEntryRow       *token_row;
+  AdwEntryRow       *auth_param_row;
+  GtkLabel          *token_hint_label;
+  AdwEntryRow       *subprotocols_row;
+  GtkSpinButton     *heartbeat_spin;
+  GtkSpinButton     *timeout_spin;
+  GtkSpinButton     *base_spin;
+  GtkSpinButton     *cap_spin;
+  GtkSpinButton     *attempts_spin;
+  GtkTextView       *headers_view;
+  AdwExpanderRow    *certificate_row;
+  AdwEntryRow       *fingerprint_row;
+};
+
+G_DEFINE_FINAL_TYPE (TincanServerDialog, tincan_server_dialog, ADW_TYPE_WINDOW)
+
+static GStrv
+split_list (const char *text,
+            const char *separators)
+{
+  g_auto (GStrv) parts = g_strsplit_set (text != NULL ? text : "", separators, -1);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      g_strstrip (parts[i]);
+      if (parts[i][0] != '\0')
+        g_strv_builder_add (builder, parts[i]);
+    }
+
+  return g_strv_builder_end (builder);
+}
+
+static gboolean
+validate (TincanServerDialog *self)
+{
+  g_autoptr (GError) error = NULL;
+  const char *url = gtk_editable_get_text (GTK_EDITABLE (self->url_row));
+  gboolean valid;
+
+  valid = tincan_profile_validate_url (url, &error);
+
+  if (!valid && *url != '\0')
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self->url_row), "error");
+      gtk_label_set_text (self->url_error_label, error->message);
+      gtk_widget_set_visible (GTK_WIDGET (self->url_error_label), TRUE);
+    }
+  else
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->url_row), "error");
+      gtk_widget_set_visible (GTK_WIDGET (self->url_error_label), FALSE);
+    }
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "dialog.save", valid);
+
+  return valid;
+}
+
+static void
+on_url_changed (TincanServerDialog *self)
+{
+  validate (self);
+}
+
+static void
+on_auth_changed (TincanServerDialog *self)
+{
+  guint method = adw_combo_row_get_selected (self->auth_row);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->token_row), method != TINCAN_AUTH_NONE);
+  gtk_widget_set_visible (GTK_WIDGET (self->token_hint_label), method != TINCAN_AUTH_NONE);
+  gtk_widget_set_visible (GTK_WIDGET (self->auth_param_row), method == TINCAN_AUTH_QUERY);
+}
+
+static void
+finish_save (TincanServerDialog *self)
+{
+  g_autoptr (TincanProfile) profile = g_steal_pointer (&self->pending);
+
+  if (self->session != NULL)
+    tincan_application_update_profile (self->application, self->session, profile);
+  else
+    tincan_application_add_profile (self->application, profile, TRUE);
+
+  gtk_window_destroy (GTK_WINDOW (self));
+}
+
+static void
+store_token_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr (TincanServerDialog) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!tincan_secrets_store_finish (result, &error))
+    {
+      g_autofree char *title = NULL;
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+
+      gtk_widget_set_sensitive (self->save_button, TRUE);
+      /* Translators: %s is the keyring's error */
+      title = g_strdup_printf (_("Cannot store the token in the keyring: %s"), error->message);
+      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+      return;
+    }
+
+  finish_save (self);
+}
+
+static void
+clear_token_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!tincan_secrets_clear_finish (result, &error))
+    g_debug ("Could not clear a token: %s", error->message);
+}
+
+static void
+save_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *parameter)
+{
+  TincanServerDialog *self = TINCAN_SERVER_DIALOG (widget);
+  g_autoptr (TincanProfile) profile = NULL;
+  g_auto (GStrv) rooms = NULL;
+  g_auto (GStrv) subprotocols = NULL;
+  g_auto (GStrv) headers = NULL;
+  g_autofree char *headers_text = NULL;
+  GtkTextBuffer *buffer;
+  GtkTextIter start, end;
+  const char *name;
+  const char *url;
+  const char *token;
+  const char *fingerprint = NULL;
+  GtkStringObject *protocol;
+  guint method;
+
+  if (!validate (self))
+    return;
+
+  url = gtk_editable_get_text (GTK_EDITABLE (self->url_row));
+  name = gtk_editable_get_text (GTK_EDITABLE (self->name_row));
+  token = gtk_editable_get_text (GTK_EDITABLE (self->token_row));
+  method = adw_combo_row_get_selected (self->auth_row);
+
+  if (adw_expander_row_get_enable_expansion (self->certificate_row))
+    {
+      fingerprint = gtk_editable_get_text (GTK_EDITABLE (self->fingerprint_row));
+      if (fingerprint == NULL || *fingerprint == '\0')
+        {
+          gtk_widget_add_css_class (GTK_WIDGET (self->fingerprint_row), "error");
+          adw_toast_overlay_add_toast (self->toast_overlay,
+                                       adw_toast_new (_("Paste the SHA-256 fingerprint of the certificate to accept")));
+          return;
+        }
+    }
+
+  if (self->session != NULL)
+    profile = tincan_profile_copy (tincan_session_get_profile (self->session));
+  else
+    profile = tincan_profile_new ();
+
+  if (*name == '\0')
+    {
+      g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+
+      name = uri != NULL && g_uri_get_host (uri) != NULL ? g_uri_get_host (uri) : url;
+    }
+
+  tincan_profile_set_name (profile, name);
+  tincan_profile_set_url (profile, url);
+  protocol = adw_combo_row_get_selected_item (self->protocol_row);
+  if (protocol != NULL)
+    tincan_profile_set_protocol (profile, gtk_string_object_get_string (protocol));
+  tincan_profile_set_user (profile, gtk_editable_get_text (GTK_EDITABLE (self->user_row)));
+  tincan_profile_set_auth_method (profile, method);
+
+  rooms = split_list (gtk_editable_get_text (GTK_EDITABLE (self->rooms_row)), ",");
+  if (rooms[0] == NULL)
+    {
+      const char *lobby[] = { "lobby", NULL };
+
+      tincan_profile_set_rooms (profile, lobby);
+    }
+  else
+    tincan_profile_set_rooms (profile, (const char * const *) rooms);
+
+  subprotocols = split_list (gtk_editable_get_text (GTK_EDITABLE (self->subprotocols_row)), ", ");
+  buffer = gtk_text_view_get_buffer (self->headers_view);
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  headers_text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+  headers = split_list (headers_text, "\n");
+
+  g_object_set (profile,
+                "subprotocols", subprotocols,
+                "headers", headers,
+                "heartbeat-interval", (guint) gtk_spin_button_get_value_as_int (self->heartbeat_spin),
+                "heartbeat-timeout", (guint) gtk_spin_button_get_value_as_int (self->timeout_spin),
+                "reconnect-base-ms", (guint) gtk_spin_button_get_value_as_int (self->base_spin),
+                "reconnect-cap-ms", (guint) gtk_spin_button_get_value_as_int (self->cap_spin),
+                "reconnect-max-attempts", (guint) gtk_spin_button_get_value_as_int (self->attempts_spin),
+                "accept-certificate", fingerprint,
+                NULL);
+  if (method == TINCAN_AUTH_QUERY)
+    {
+      const char *param = gtk_editable_get_text (GTK_EDITABLE (self->auth_param_row));
+
+      g_object_set (profile, "auth-param", *param != '\0' ? param : "token", NULL);
+    }
+
+  g_set_object (&self->pending, profile);
+
+  if (method != TINCAN_AUTH_NONE && token != NULL && *token != '\0')
+    {
+      g_autofree char *label = g_strdup_printf (_("Tincan token for %s"), name);
+
+      gtk_widget_set_sensitive (self->save_button, FALSE);
+      tincan_secrets_store_async (tincan_profile_get_id (profile), label, token,
+                                  self->cancellable, store_token_cb, g_object_ref (self));
+      return;
+    }
+
+  if (method == TINCAN_AUTH_NONE && self->session != NULL)
+    tincan_secrets_clear_async (tincan_profile_get_id (profile), NULL, clear_token_cb, NULL);
+
+  finish_save (self);
+}
+
+static void
+load_profile (TincanServerDialog *self,
+              TincanProfile      *profile)
+{
+  g_auto (GStrv) subprotocols = NULL;
+  g_auto (GStrv) headers = NULL;
+  g_autofree char *auth_param = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *rooms = NULL;
+  g_autofree char *subprotocols_text = NULL;
+  g_autofree char *headers_text = NULL;
+  guint heartbeat, timeout, base, cap, attempts;
+  GListModel *protocols = adw_combo_row_get_model (self->protocol_row);
+
+  g_object_get (profile,
+                "subprotocols", &subprotocols,
+                "headers", &headers,
+                "auth-param", &auth_param,
+                "accept-certificate", &fingerprint,
+                "heartbeat-interval", &heartbeat,
+                "heartbeat-timeout", &timeout,
+                "reconnect-base-ms", &base,
+                "reconnect-cap-ms", &cap,
+                "reconnect-max-attempts", &attempts,
+                NULL);
+
+  gtk_editable_set_text (GTK_EDITABLE (self->name_row), tincan_profile_get_name (profile) ?: "");
+  gtk_editable_set_text (GTK_EDITABLE (self->url_row), tincan_profile_get_url (profile) ?: "");
+  gtk_editable_set_text (GTK_EDITABLE (self->user_row), tincan_profile_get_user (profile) ?: "");
+  if (tincan_profile_get_rooms (profile) != NULL)
+    rooms = g_strjoinv (", ", (GStrv) tincan_profile_get_rooms (profile));
+  gtk_editable_set_text (GTK_EDITABLE (self->rooms_row), rooms ?: "");
+
+  for (guint i = 0; i < g_list_model_get_n_items (protocols); i++)
+    {
+      g_autoptr (GtkStringObject) item = g_list_model_get_item (protocols, i);
+
+      if (g_strcmp0 (gtk_string_object_get_string (item), tincan_profile_get_protocol (profile)) == 0)
+        adw_combo_row_set_selected (self->protocol_row, i);
+    }
+
+  adw_combo_row_set_selected (self->auth_row, tincan_profile_get_auth_method (profile));
+  gtk_editable_set_text (GTK_EDITABLE (self->auth_param_row), auth_param ?: "token");
+
+  if (subprotocols != NULL)
+    subprotocols_text = g_strjoinv (", ", subprotocols);
+  gtk_editable_set_text (GTK_EDITABLE (self->subprotocols_row), subprotocols_text ?: "");
+  if (headers != NULL)
+    headers_text = g_strjoinv ("\n", headers);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->headers_view), headers_text ?: "", -1);
+
+  gtk_spin_button_set_value (self->heartbeat_spin, heartbeat);
+  gtk_spin_button_set_value (self->timeout_spin, timeout);
+  gtk_spin_button_set_value (self->base_spin, base);
+  gtk_spin_button_set_value (self->cap_spin, cap);
+  gtk_spin_button_set_value (self->attempts_spin, attempts);
+
+  adw_expander_row_set_enable_expansion (self->certificate_row, fingerprint != NULL);
+  gtk_editable_set_text (GTK_EDITABLE (self->fingerprint_row), fingerprint ?: "");
+
+  /* The stored token is never shown: typing replaces it. */
+  if (tincan_profile_get_auth_method (profile) != TINCAN_AUTH_NONE)
+    gtk_label_set_text (self->token_hint_label,
+                        _("A token is stored in your keyring. Type a new one to replace it."));
+}
+
+static void
+tincan_server_dialog_dispose (GObject *object)
+{
+  TincanServerDialog *self = TINCAN_SERVER_DIALOG (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->pending);
+  g_clear_object (&self->session);
+  g_clear_object (&self->application);
+
+  G_OBJECT_CLASS (tincan_server_dialog_parent_class)->dispose (object);
+}
+
+static void
+tincan_server_dialog_class_init (TincanServerDialogClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = tincan_server_dialog_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/tincan/Tincan/ui/tincan-server-dialog.ui");
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, title_widget);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, save_button);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, name_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, url_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, protocol_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, user_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, rooms_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, url_error_label);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, auth_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, token_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, auth_param_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, token_hint_label);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, subprotocols_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, heartbeat_spin);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, timeout_spin);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, base_spin);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, cap_spin);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, attempts_spin);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, headers_view);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, certificate_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, fingerprint_row);
+  gtk_widget_class_bind_template_callback (widget_class, on_url_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_auth_changed);
+
+  gtk_widget_class_install_action (widget_class, "dialog.save", NULL, save_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
+}
+
+static void
+tincan_server_dialog_init (TincanServerDialog *self)
+{
+  g_autoptr (GtkStringList) protocols = NULL;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  self->cancellable = g_cancellable_new ();
+
+  protocols = gtk_string_list_new ((const char * const *) tincan_protocol_list_names ());
+  adw_combo_row_set_model (self->protocol_row, G_LIST_MODEL (protocols));
+
+  gtk_editable_set_text (GTK_EDITABLE (self->rooms_row), "lobby");
+  gtk_editable_set_text (GTK_EDITABLE (self->auth_param_row), "token");
+  on_auth_changed (self);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "dialog.save", FALSE);
+}
+
+GtkWidget *
+tincan_server_dialog_new (GtkWindow         *parent,
+                          TincanApplication *application,
+                          TincanSession     *session)
+{
+  TincanServerDialog *self;
+
+  g_return_val_if_fail (TINCAN_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (session == NULL || TINCAN_IS_SESSION (session), NULL);
+
+  self = g_object_new (TINCAN_TYPE_SERVER_DIALOG,
+                       "transient-for", parent,
+                       NULL);
+  self->application = g_object_ref (application);
+
+  if (session != NULL)
+    {
+      self->session = g_object_ref (session);
+      adw_window_title_set_title (self->title_widget, _("Edit Server"));
+      gtk_window_set_title (GTK_WINDOW (self), _("Edit Server"));
+      load_profile (self, tincan_session_get_profile (session));
+    }
+  else
+    {
+      adw_window_title_set_title (self->title_widget, _("Add Server"));
+      gtk_window_set_title (GTK_WINDOW (self), _("Add Server"));
+      gtk_editable_set_text (GTK_EDITABLE (self->user_row), g_get_user_name ());
+    }
+
+  validate (self);
+
+  return GTK_WIDGET (self);
+}
