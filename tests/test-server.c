@@ -132,7 +132,8 @@ on_peer_message (SoupWebsocketConnection *conn,
   if (!json_parser_load_from_data (parser, text, length, &error))
     g_error ("Server sent invalid JSON: %s", error->message);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
-  g_queue_push_tail (&peer->frames, json_object_ref (json_node_get_object (json_parser_get_root (parser))));
+  g_queue_push_tail (&peer->frames,
+                     json_object_ref (json_node_get_object (json_parser_get_root (parser))));
 }
 
 static void
@@ -432,8 +433,10 @@ test_chat (void)
   g_autoptr(JsonArray) users = NULL;
   const char *texts[] = { "one", "two", "three", "four", "five" };
   gint64 acked[G_N_ELEMENTS (texts)];
-  g_autoptr(GPtrArray) alice_seen = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
-  g_autoptr(GPtrArray) bob_seen = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  g_autoptr(GPtrArray) alice_seen =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  g_autoptr(GPtrArray) bob_seen =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
 
   frame = peer_next (alice);
   g_assert_cmpstr (json_object_get_string_member (frame, "type"), ==, "members");
@@ -680,8 +683,8 @@ test_resume (void)
   bob = peer_connect (tincan_server_get_uri (server), TRUE);
   peer_send (bob, "{\"type\":\"hello\",\"user\":\"bob\",\"resume\":{\"lobby\":2}}");
   welcome = peer_expect (bob, "welcome");
-  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (welcome, "rooms"), 0),
-                   ==, "lobby");
+  g_assert_cmpstr (json_array_get_string_element (
+                     json_object_get_array_member (welcome, "rooms"), 0), ==, "lobby");
 
   for (guint i = 3; i <= 5; i++)
     {
@@ -837,7 +840,8 @@ test_oversize (void)
   /* Under the limit is fine. */
   ack = peer_send_echoed (alice, "lobby", "big-1", small, "alice");
 
-  peer_send (alice, "{\"type\":\"send\",\"room\":\"lobby\",\"cid\":\"big-2\",\"text\":\"%s\"}", big);
+  peer_send (alice, "{\"type\":\"send\",\"room\":\"lobby\",\"cid\":\"big-2\",\"text\":\"%s\"}",
+             big);
   wait_for (peer_is_closed, alice, TIMEOUT_MS, "the server to close on an oversized frame");
   /* libsoup 3.2 (server side) reports error 1009 and tears the socket
    * down before its close frame is written, so the client sees 1009 or,
@@ -1204,7 +1208,9 @@ test_binary_bad_arguments (void)
       WaitData waited = { 0 };
       const char *argv[5] = { bin, cases[i][0], cases[i][1], cases[i][2], NULL };
 
-      process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+      process = g_subprocess_newv (argv,
+                                   G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                   G_SUBPROCESS_FLAGS_STDERR_SILENCE,
                                    &error);
       g_assert_no_error (error);
       g_subprocess_wait_async (process, NULL, on_waited, &waited);

@@ -96,15 +96,24 @@ main (int   argc,
   g_autofree char *db_path = NULL;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
-    { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on (default 127.0.0.1)", "HOST" },
-    { "port", 0, 0, G_OPTION_ARG_STRING, &port_text, "TCP port, 0 for any free port (default 0)", "PORT" },
-    { "max-frame", 0, 0, G_OPTION_ARG_STRING, &max_frame_text, "Largest accepted frame (default 1048576)", "BYTES" },
-    { "rate", 0, 0, G_OPTION_ARG_STRING, &rate_text, "Frames per second per connection, 0 = unlimited (default 0)", "N" },
-    { "burst", 0, 0, G_OPTION_ARG_STRING, &burst_text, "Rate limit burst (default 2 * rate)", "N" },
-    { "token", 0, 0, G_OPTION_ARG_STRING, &token, "Token every hello must carry (or TINCAN_SERVER_TOKEN)", "TOKEN" },
-    { "history", 0, 0, G_OPTION_ARG_STRING, &history_text, "Messages kept per room (default 10000)", "N" },
-    { "db", 0, 0, G_OPTION_ARG_FILENAME, &db_path, "SQLite file to persist history in", "FILE" },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { "host", 0, 0, G_OPTION_ARG_STRING, &host,
+      "Address to listen on (default 127.0.0.1)", "HOST" },
+    { "port", 0, 0, G_OPTION_ARG_STRING, &port_text,
+      "TCP port, 0 for any free port (default 0)", "PORT" },
+    { "max-frame", 0, 0, G_OPTION_ARG_STRING, &max_frame_text,
+      "Largest accepted frame (default 1048576)", "BYTES" },
+    { "rate", 0, 0, G_OPTION_ARG_STRING, &rate_text,
+      "Frames per second per connection, 0 = unlimited (default 0)", "N" },
+    { "burst", 0, 0, G_OPTION_ARG_STRING, &burst_text,
+      "Rate limit burst (default 2 * rate)", "N" },
+    { "token", 0, 0, G_OPTION_ARG_STRING, &token,
+      "Token every hello must carry (or TINCAN_SERVER_TOKEN)", "TOKEN" },
+    { "history", 0, 0, G_OPTION_ARG_STRING, &history_text,
+      "Messages kept per room (default 10000)", "N" },
+    { "db", 0, 0, G_OPTION_ARG_FILENAME, &db_path,
+      "SQLite file to persist history in", "FILE" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
+      "Print the version and exit", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
@@ -121,7 +130,8 @@ main (int   argc,
   g_log_writer_default_set_use_stderr (TRUE);
 
   context = g_option_context_new (NULL);
-  g_option_context_set_summary (context, "The reference tincan.v1 chat server (ws://HOST:PORT/ws).");
+  g_option_context_set_summary (context,
+                                "The reference tincan.v1 chat server (ws://HOST:PORT/ws).");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {

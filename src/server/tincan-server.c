@@ -119,7 +119,8 @@ struct _TincanServer
 
 G_DEFINE_FINAL_TYPE (TincanServer, tincan_server, G_TYPE_OBJECT)
 
-enum {
+enum
+{
   PROP_0,
   PROP_MAX_FRAME,
   PROP_RATE,
@@ -133,7 +134,8 @@ enum {
   N_PROPS
 };
 
-enum {
+enum
+{
   CLIENT_COUNT_CHANGED,
   N_SIGNALS
 };
@@ -717,6 +719,16 @@ client_join (Client     *client,
   room_send_presence (room, client, TRUE);
 }
 
+/* A room that nobody is in and that never held a message is forgotten,
+ * so joining made-up names cannot grow the server without bound. */
+static void
+server_maybe_drop_room (TincanServer *self,
+                        Room         *room)
+{
+  if (room->members->len == 0 && room->last_seq == 0 && strcmp (room->name, LOBBY) != 0)
+    g_hash_table_remove (self->rooms, room->name);
+}
+
 static void
 client_leave (Client *client,
               Room   *room,
@@ -727,6 +739,7 @@ client_leave (Client *client,
   if (notify_self)
     room_send_members (room, client);
   room_send_presence (room, client, FALSE);
+  server_maybe_drop_room (client->server, room);
 }
 
 static void
@@ -806,7 +819,8 @@ client_handle_hello (Client      *client,
     }
 
   client->said_hello = TRUE;
-  client->user = g_strdup (frame->user != NULL && frame->user[0] != '\0' ? frame->user : "anonymous");
+  client->user = g_strdup (frame->user != NULL && frame->user[0] != '\0'
+                           ? frame->user : "anonymous");
   client->session = tincan_uuid_new ();
 
   g_strv_builder_add (builder, LOBBY);
@@ -927,7 +941,8 @@ client_handle_frame (Client      *client,
         Room *room = frame->room ? g_hash_table_lookup (client->rooms, frame->room) : NULL;
 
         if (room == NULL)
-          client_send_error (client, "unknown_room", "not a member of this room", NULL, frame->room);
+          client_send_error (client, "unknown_room", "not a member of this room",
+                             NULL, frame->room);
         else
           client_leave (client, room, TRUE);
       }
@@ -958,7 +973,8 @@ client_handle_frame (Client      *client,
     case TINCAN_FRAME_UNMAPPED:
     case TINCAN_FRAME_REPLY:
     default:
-      client_send_error (client, "bad_request", "unexpected frame type for a client", frame->cid, NULL);
+      client_send_error (client, "bad_request", "unexpected frame type for a client",
+                         frame->cid, NULL);
       break;
     }
 }
@@ -978,7 +994,9 @@ client_take_token (Client *client)
   if (client->refilled_us == 0)
     client->tokens = burst;
   else
-    client->tokens = MIN (burst, client->tokens + (now - client->refilled_us) * self->rate / G_USEC_PER_SEC);
+    client->tokens = MIN (burst,
+                          client->tokens +
+                          (now - client->refilled_us) * self->rate / G_USEC_PER_SEC);
   client->refilled_us = now;
 
   if (client->tokens < 1.0)
@@ -1062,6 +1080,7 @@ server_remove_client (TincanServer *self,
       g_hash_table_iter_remove (&iter);
       g_ptr_array_remove (room->members, client);
       room_send_presence (room, client, FALSE);
+      server_maybe_drop_room (self, room);
     }
 
   for (guint i = 0; i < self->pending->len; i++)
@@ -1235,14 +1254,19 @@ server_flush (TincanServer *self)
 /* GObject */
 
 static void
+soup_server_close_and_unref (SoupServer *soup)
+{
+  soup_server_disconnect (soup);
+  g_object_unref (soup);
+}
+
+static void
 tincan_server_dispose (GObject *object)
 {
   TincanServer *self = (TincanServer *) object;
 
   g_clear_handle_id (&self->flush_id, g_source_remove);
-  if (self->soup != NULL)
-    soup_server_disconnect (self->soup);
-  g_clear_object (&self->soup);
+  g_clear_pointer (&self->soup, soup_server_close_and_unref);
   g_clear_pointer (&self->clients, g_hash_table_unref);
 
   g_clear_pointer (&self->pending, g_ptr_array_unref);
