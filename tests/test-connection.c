@@ -7,6 +7,8 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "tincan-connection-private.h"
+#include "tincan-connection-raw.h"
 #include "tincan-core.h"
 #include "tincan-server.h"
 
@@ -241,6 +243,7 @@ wait_state (TincanConnection     *connection,
 /* Collects what a connection reports. */
 typedef struct
 {
+  TincanConnection *connection;
   GPtrArray *received;   /* TincanMessage */
   GPtrArray *updated;    /* TincanMessage (every update) */
   GPtrArray *errors;     /* GError */
@@ -305,6 +308,7 @@ recorder_new (TincanConnection *connection)
 {
   Recorder *rec = g_new0 (Recorder, 1);
 
+  rec->connection = g_object_ref (connection);
   rec->received = g_ptr_array_new_with_free_func (g_object_unref);
   rec->updated = g_ptr_array_new_with_free_func (g_object_unref);
   rec->errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
@@ -320,6 +324,8 @@ recorder_new (TincanConnection *connection)
 static void
 recorder_free (Recorder *rec)
 {
+  g_signal_handlers_disconnect_by_data (rec->connection, rec);
+  g_object_unref (rec->connection);
   g_ptr_array_unref (rec->received);
   g_ptr_array_unref (rec->updated);
   g_ptr_array_unref (rec->errors);
@@ -1442,6 +1448,57 @@ test_wake (void)
   g_test_trap_assert_passed ();
 }
 
+static gboolean
+cond_two_handshakes (gpointer d)
+{
+  return ((FakeServer *) d)->n_handshakes >= 2;
+}
+
+static gint64
+jumpy_clock (gpointer data)
+{
+  return g_get_real_time () + *(gint64 *) data;
+}
+
+/* Suspend noticed from the clocks alone (no logind): when wall time runs
+ * ahead of monotonic time, the connection is probed at once instead of
+ * waiting for interval + timeout. */
+static void
+test_clock_jump (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  SilentPeer peer = { 0 };
+  g_autofree char *url = NULL;
+  g_autoptr (TincanProfile) profile = NULL;
+  g_autoptr (TincanConnection) connection = NULL;
+  gint64 offset = 0;
+  gint64 jumped_at;
+
+  silent_peer_start (&peer);
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws", peer.port);
+  profile = new_profile (url, "alice");
+  /* Silence alone would be noticed after 11 s. */
+  g_object_set (profile, "heartbeat-interval", 1, "heartbeat-timeout", 10, NULL);
+  connection = new_connection (fixture, profile, "alice.db", NULL);
+  _tincan_connection_set_real_clock (connection, jumpy_clock, &offset);
+  tincan_connection_connect (connection);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+  run_for (1200);
+  g_assert_cmpint (tincan_connection_get_state (connection), ==, TINCAN_CONNECTION_STATE_CONNECTED);
+
+  /* "Slept" for an hour: noticed within an interval, probed, the probe
+   * goes unanswered for 5 s, reconnected. */
+  offset = (gint64) 3600 * G_USEC_PER_SEC;
+  jumped_at = g_get_monotonic_time ();
+  if (!wait_for (cond_two_accepts, &peer, 8000))
+    g_error ("the clock jump was not noticed");
+  g_assert_cmpint (g_get_monotonic_time () - jumped_at, <, 7500 * 1000);
+  g_assert_error ((GError *) tincan_connection_get_last_error (connection),
+                  TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_TIMEOUT);
+  tincan_connection_disconnect (connection);
+  silent_peer_stop (&peer);
+}
+
 /* Fault injection: the server goes down and comes back on the same port,
  * with its database, again and again while 2000 messages stream out. */
 
@@ -2057,6 +2114,71 @@ test_lost_ack (Fixture       *fixture,
   tincan_connection_disconnect (connection);
 }
 
+static gboolean
+cond_one_accepted (gpointer d)
+{
+  return ((FakeServer *) d)->accepted->len >= 1;
+}
+
+/* Raw frames for the inspector: written as is, validated, reported. */
+static void
+test_raw (Fixture       *fixture,
+          gconstpointer  data)
+{
+  g_autoptr (FakeServer) fake = fake_server_new (FAKE_NORMAL);
+  g_autoptr (TincanProfile) profile = new_profile (fake->url, "alice");
+  g_autoptr (TincanConnection) connection = NULL;
+  g_autoptr (Recorder) rec = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) frame = NULL;
+  g_autoptr (GBytes) bad_utf8 = g_bytes_new ("\xff\xfe", 2);
+  g_autoptr (GBytes) big_ping = g_bytes_new_take (g_malloc0 (126), 126);
+  g_autoptr (GBytes) ping = g_bytes_new ("abcd", 4);
+  const char *json = "{\"type\":\"send\",\"room\":\"lobby\",\"cid\":\"raw-1\",\"text\":\"raw hello\"}";
+  guint frames_out;
+
+  connection = new_connection (fixture, profile, "alice.db", NULL);
+  rec = recorder_new (connection);
+  frame = g_bytes_new (json, strlen (json));
+
+  g_assert_false (tincan_connection_send_raw (connection, TINCAN_OPCODE_TEXT, frame, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
+  g_clear_error (&error);
+
+  tincan_connection_connect (connection);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+
+  frames_out = rec->n_frames_out;
+  g_assert_true (tincan_connection_send_raw (connection, TINCAN_OPCODE_TEXT, frame, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (rec->n_frames_out, ==, frames_out + 1);
+  if (!wait_for (cond_one_accepted, fake, 3000))
+    g_error ("the raw frame did not reach the server");
+  g_assert_cmpstr (g_ptr_array_index (fake->accepted, 0), ==, "raw hello");
+
+  g_assert_false (tincan_connection_send_raw (connection, TINCAN_OPCODE_TEXT, bad_utf8, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (tincan_connection_send_ping (connection, big_ping, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (tincan_connection_send_ping (connection, ping, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+  g_assert_false (tincan_connection_close_with (connection, 1005, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* A close by hand: the state machine takes it like a server close. */
+  g_assert_true (tincan_connection_close_with (connection, 4000, "by hand", &error));
+  g_assert_no_error (error);
+  if (!wait_for (cond_two_handshakes, fake, 5000))
+    g_error ("no new connection after a close by hand");
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+
+  tincan_connection_disconnect (connection);
+}
+
 /* The outbox is bounded, durable, and picked up again at start-up. */
 
 static void
@@ -2152,12 +2274,14 @@ main (int   argc,
   g_test_add ("/connection/heartbeat", Fixture, NULL, fixture_setup, test_heartbeat, fixture_teardown);
   g_test_add_func ("/connection/wake", test_wake);
   g_test_add_func ("/connection/wake/subprocess", test_wake_child);
+  g_test_add ("/connection/clock-jump", Fixture, NULL, fixture_setup, test_clock_jump, fixture_teardown);
   g_test_add ("/connection/fault-injection", Fixture, NULL, fixture_setup, test_fault_injection, fixture_teardown);
   g_test_add ("/connection/resume", Fixture, NULL, fixture_setup, test_resume, fixture_teardown);
   g_test_add ("/connection/network", Fixture, NULL, fixture_setup, test_network, fixture_teardown);
   g_test_add ("/connection/bad-frames", Fixture, NULL, fixture_setup, test_bad_frames, fixture_teardown);
   g_test_add ("/connection/reject", Fixture, NULL, fixture_setup, test_reject, fixture_teardown);
   g_test_add ("/connection/lost-ack", Fixture, NULL, fixture_setup, test_lost_ack, fixture_teardown);
+  g_test_add ("/connection/raw", Fixture, NULL, fixture_setup, test_raw, fixture_teardown);
   g_test_add ("/connection/outbox", Fixture, NULL, fixture_setup, test_outbox, fixture_teardown);
 
   return g_test_run ();

@@ -7,6 +7,8 @@
 #include <libsoup/soup.h>
 
 #include "tincan-connection.h"
+#include "tincan-connection-private.h"
+#include "tincan-connection-raw.h"
 #include "tincan-core-enums.h"
 #include "tincan-util.h"
 
@@ -33,6 +35,8 @@
 /* How far wall time may run ahead of monotonic time between two watchdog
  * runs before we assume the machine was suspended. */
 #define CLOCK_JUMP_US      (5 * G_USEC_PER_SEC)
+/* Longest wait for an answer to the probe sent after a wake-up. */
+#define PROBE_TIMEOUT_S    5
 /* Connect (TCP + TLS + upgrade) deadline when the heartbeat is disabled. */
 #define CONNECT_TIMEOUT_S  30
 /* Acked messages kept in memory until their echo arrives. */
@@ -102,6 +106,9 @@ struct _TincanConnection
 
   GDBusConnection         *system_bus;
   guint                    sleep_subscription;
+
+  TincanClockFunc          real_clock;
+  gpointer                 real_clock_data;
 };
 
 G_DEFINE_FINAL_TYPE (TincanConnection, tincan_connection, G_TYPE_OBJECT)
@@ -483,7 +490,8 @@ static gboolean
 clock_jumped (TincanConnection *self)
 {
   gint64 mono = g_get_monotonic_time ();
-  gint64 real = g_get_real_time ();
+  gint64 real = self->real_clock != NULL ? self->real_clock (self->real_clock_data)
+                                         : g_get_real_time ();
   gboolean jumped = FALSE;
 
   if (self->clock_mono_us != 0)
@@ -602,6 +610,16 @@ heartbeat_cb (gpointer user_data)
 {
   TincanConnection *self = user_data;
 
+  /* Timers run on monotonic time, which stands still during suspend, so
+   * this one fires within an interval of waking up: a good moment to look
+   * for a jump when there is no traffic to run the watchdog. */
+  if (clock_jumped (self))
+    {
+      g_debug ("heartbeat: clock jump (suspend?), checking the connection");
+      check_connection_now (self);
+      return G_SOURCE_CONTINUE;
+    }
+
   if (self->ws != NULL && self->established)
     send_app_ping (self);
 
@@ -634,9 +652,10 @@ check_connection_now (TincanConnection *self)
         break;
       if (send_app_ping (self))
         {
+          guint timeout = CLAMP (profile_uint (self, "heartbeat-timeout"), 1, PROBE_TIMEOUT_S);
+
           self->probe_start_us = g_get_monotonic_time ();
-          self->probe_deadline_us = self->probe_start_us +
-            (gint64) MAX (1, profile_uint (self, "heartbeat-timeout")) * G_USEC_PER_SEC;
+          self->probe_deadline_us = self->probe_start_us + (gint64) timeout * G_USEC_PER_SEC;
           arm_watchdog (self);
         }
       else
@@ -2589,6 +2608,173 @@ tincan_connection_get_rooms (TincanConnection *self)
   g_return_val_if_fail (TINCAN_IS_CONNECTION (self), NULL);
 
   return (const char * const *) self->rooms;
+}
+
+void
+_tincan_connection_set_real_clock (TincanConnection *self,
+                                   TincanClockFunc   func,
+                                   gpointer          user_data)
+{
+  g_return_if_fail (TINCAN_IS_CONNECTION (self));
+
+  self->real_clock = func;
+  self->real_clock_data = user_data;
+  self->clock_mono_us = 0;
+}
+
+/* Raw frames (tincan-connection-raw.h), for the inspector's composer */
+
+static gboolean
+check_open (TincanConnection *self,
+            GError          **error)
+{
+  if (self->ws == NULL ||
+      soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                           _("There is no open connection to send on."));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+gboolean
+tincan_connection_send_raw (TincanConnection *self,
+                            TincanOpcode      opcode,
+                            GBytes           *payload,
+                            GError          **error)
+{
+  gsize size = 0;
+  const char *data;
+
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (payload != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  data = g_bytes_get_data (payload, &size);
+
+  switch (opcode)
+    {
+    case TINCAN_OPCODE_TEXT:
+      if (!g_utf8_validate_len (data, size, NULL))
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               _("A text frame must be valid UTF-8."));
+          return FALSE;
+        }
+      G_GNUC_FALLTHROUGH;
+    case TINCAN_OPCODE_BINARY:
+      if (!check_open (self, error))
+        return FALSE;
+      soup_websocket_connection_send_message (self->ws,
+                                              opcode == TINCAN_OPCODE_TEXT
+                                                ? SOUP_WEBSOCKET_DATA_TEXT
+                                                : SOUP_WEBSOCKET_DATA_BINARY,
+                                              payload);
+      emit_frame (self, TINCAN_FRAME_DIRECTION_OUT, opcode, payload);
+      return TRUE;
+
+    case TINCAN_OPCODE_PING:
+      return tincan_connection_send_ping (self, payload, error);
+
+    case TINCAN_OPCODE_CLOSE:
+      {
+        g_autofree char *reason = NULL;
+        gushort code;
+
+        if (size == 0)
+          return tincan_connection_close_with (self, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL, error);
+        if (size < 2)
+          {
+            g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                 _("A close frame starts with a two-byte code."));
+            return FALSE;
+          }
+        code = ((guint8) data[0] << 8) | (guint8) data[1];
+        reason = g_strndup (data + 2, size - 2);
+        if (size > 2 && !g_utf8_validate_len (data + 2, size - 2, NULL))
+          {
+            g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                 _("A close reason must be valid UTF-8."));
+            return FALSE;
+          }
+        return tincan_connection_close_with (self, code, reason, error);
+      }
+
+    case TINCAN_OPCODE_PONG:
+    default:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("This kind of frame cannot be sent by hand."));
+      return FALSE;
+    }
+}
+
+gboolean
+tincan_connection_send_ping (TincanConnection *self,
+                             GBytes           *payload,
+                             GError          **error)
+{
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (payload != NULL && g_bytes_get_size (payload) > 125)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("A ping carries at most 125 bytes."));
+      return FALSE;
+    }
+
+  if (!check_open (self, error))
+    return FALSE;
+
+  /* libsoup sends its keepalive pings itself and has no API to send one
+   * on request. */
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       _("This version of libsoup cannot send a ping on request."));
+  return FALSE;
+}
+
+gboolean
+tincan_connection_close_with (TincanConnection *self,
+                              gushort           code,
+                              const char       *reason,
+                              GError          **error)
+{
+  g_autoptr (GBytes) payload = NULL;
+  g_autofree guint8 *data = NULL;
+  gsize len = reason != NULL ? strlen (reason) : 0;
+
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (code < 1000 || code > 4999 || (code >= 1004 && code <= 1006) || code == 1015)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%u is not a close code that can be sent."), code);
+      return FALSE;
+    }
+  if (len > 123)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("A close reason is at most 123 bytes long."));
+      return FALSE;
+    }
+  if (!check_open (self, error))
+    return FALSE;
+
+  data = g_malloc (2 + len);
+  data[0] = (code >> 8) & 0xff;
+  data[1] = code & 0xff;
+  if (len > 0)
+    memcpy (data + 2, reason, len);
+  payload = g_bytes_new (data, 2 + len);
+  emit_frame (self, TINCAN_FRAME_DIRECTION_OUT, TINCAN_OPCODE_CLOSE, payload);
+
+  /* The peer answers, "closed" follows, and the state machine decides
+   * what comes next, as for a close from the server. */
+  soup_websocket_connection_close (self->ws, code, reason);
+  return TRUE;
 }
 
 const char *
