@@ -2084,6 +2084,51 @@ test_reject (Fixture       *fixture,
   tincan_connection_disconnect (connection);
 }
 
+/* A message that makes the server drop the connection every time (here:
+ * bigger than its frame limit, so it closes with 1009) fails with a reason
+ * after a few tries instead of looping in "sending"; the messages behind
+ * it are delivered. */
+static void
+test_poison (Fixture       *fixture,
+             gconstpointer  data)
+{
+  g_autoptr (TincanProfile) profile = NULL;
+  g_autoptr (TincanConnection) connection = NULL;
+  g_autoptr (GPtrArray) fine = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (TincanMessage) big = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *huge = g_strnfill (8000, 'x');
+
+  fixture->server = g_object_new (TINCAN_TYPE_SERVER, "max-frame", 4096, NULL);
+  g_assert_true (tincan_server_listen (fixture->server, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+  fixture->port = tincan_server_get_port (fixture->server);
+  url = fixture_url (fixture);
+
+  profile = new_profile (url, "alice");
+  connection = new_connection (fixture, profile, "alice.db", NULL);
+  tincan_connection_connect (connection);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+
+  g_ptr_array_add (fine, tincan_connection_send (connection, "lobby", "before", &error));
+  big = tincan_connection_send (connection, "lobby", huge, &error);
+  g_ptr_array_add (fine, tincan_connection_send (connection, "lobby", "after", &error));
+  g_assert_no_error (error);
+
+  if (!wait_for (cond_failed, big, 10000))
+    g_error ("the oversized message never failed (state %s)",
+             tincan_message_state_to_string (tincan_message_get_state (big)));
+  g_assert_nonnull (strstr (tincan_message_get_reason (big), "lost each time"));
+  wait_all_delivered (fine, 10000);
+  g_assert_cmpint (tincan_message_get_seq (g_ptr_array_index (fine, 0)), <,
+                   tincan_message_get_seq (g_ptr_array_index (fine, 1)));
+  g_assert_cmpuint (tincan_connection_get_queued_count (connection), ==, 0);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+
+  tincan_connection_disconnect (connection);
+}
+
 /* A server that is alive but never acks one message: not stuck in
  * sending; a new socket re-sends it. */
 static void
@@ -2280,6 +2325,7 @@ main (int   argc,
   g_test_add ("/connection/network", Fixture, NULL, fixture_setup, test_network, fixture_teardown);
   g_test_add ("/connection/bad-frames", Fixture, NULL, fixture_setup, test_bad_frames, fixture_teardown);
   g_test_add ("/connection/reject", Fixture, NULL, fixture_setup, test_reject, fixture_teardown);
+  g_test_add ("/connection/poison", Fixture, NULL, fixture_setup, test_poison, fixture_teardown);
   g_test_add ("/connection/lost-ack", Fixture, NULL, fixture_setup, test_lost_ack, fixture_teardown);
   g_test_add ("/connection/raw", Fixture, NULL, fixture_setup, test_raw, fixture_teardown);
   g_test_add ("/connection/outbox", Fixture, NULL, fixture_setup, test_outbox, fixture_teardown);

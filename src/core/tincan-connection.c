@@ -116,6 +116,14 @@ G_DEFINE_FINAL_TYPE (TincanConnection, tincan_connection, G_TYPE_OBJECT)
 G_DEFINE_QUARK (tincan-connection-error-quark, tincan_connection_error)
 /* On an inflight message: when it went out (monotonic ms). */
 static GQuark sent_at_quark;
+/* On an outbox message: how many sockets died while it was the oldest
+ * unacknowledged message on them. */
+static GQuark lost_with_quark;
+
+/* A message that takes the connection down this many times in a row (a
+ * server that closes with 1009 on a frame it finds too big, or crashes on
+ * it) fails with a reason instead of looping in "sending" for ever. */
+#define MAX_LOST_WITH_MESSAGE 3
 
 enum
 {
@@ -829,6 +837,14 @@ requeue_inflight (TincanConnection *self)
 {
   g_autoptr (GPtrArray) changed = g_ptr_array_new_with_free_func (g_object_unref);
   TincanMessage *message;
+  TincanMessage *oldest = g_queue_peek_head (&self->inflight);
+  guint lost_with = 0;
+
+  if (oldest != NULL)
+    {
+      lost_with = GPOINTER_TO_UINT (g_object_get_qdata (G_OBJECT (oldest), lost_with_quark)) + 1;
+      g_object_set_qdata (G_OBJECT (oldest), lost_with_quark, GUINT_TO_POINTER (lost_with));
+    }
 
   while ((message = g_queue_pop_tail (&self->inflight)) != NULL)
     {
@@ -842,6 +858,19 @@ requeue_inflight (TincanConnection *self)
       message = g_ptr_array_index (changed, i - 1);
       tincan_message_set_state (message, TINCAN_MESSAGE_STATE_QUEUED);
       g_signal_emit (self, signals[MESSAGE_UPDATED], 0, message);
+    }
+
+  if (lost_with >= MAX_LOST_WITH_MESSAGE)
+    {
+      g_autofree char *reason = NULL;
+
+      reason = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                             "The connection was lost each time this message was sent (%u time); the server may refuse it (too large?)",
+                                             "The connection was lost each time this message was sent (%u times); the server may refuse it (too large?)",
+                                             lost_with),
+                                lost_with);
+      g_object_set_qdata (G_OBJECT (oldest), lost_with_quark, NULL);
+      mark_failed (self, oldest, reason);
     }
 }
 
@@ -2142,6 +2171,7 @@ tincan_connection_class_init (TincanConnectionClass *klass)
   GParamFlags co = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
 
   sent_at_quark = g_quark_from_static_string ("tincan-connection-sent-at");
+  lost_with_quark = g_quark_from_static_string ("tincan-connection-lost-with");
 
   object_class->constructed = tincan_connection_constructed;
   object_class->dispose = tincan_connection_dispose;
