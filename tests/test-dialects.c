@@ -72,6 +72,15 @@ decode_ok (TincanProtocol *protocol,
   return g_steal_pointer (&frames);
 }
 
+static guint
+decode_count (TincanProtocol *protocol,
+              const char     *text)
+{
+  g_autoptr (GPtrArray) frames = decode_ok (protocol, text);
+
+  return frames->len;
+}
+
 static TincanFrame *
 decode_one (TincanProtocol  *protocol,
             const char      *text,
@@ -198,6 +207,7 @@ test_options (void)
     { "jsonrpc", "request-timeout-ms=-5" },
     { "jsonrpc", "request-timeout-ms=ten" },
     { "jsonrpc", "params-template=[1,2" },
+    { "jsonrpc", "params-template=[\"{{room}}\\udc00\"]" },
   };
   const char * const good[] = {
     "send-template={\"say\":\"{{text}}\"}", "preset=pubsub", "ack-pointer=/cid", NULL,
@@ -525,7 +535,7 @@ test_socketio_session (void)
 
   pong = decode_one (sio, "2", TINCAN_FRAME_REPLY);
   g_assert_cmpstr (raw_text (pong->raw), ==, "3");
-  g_assert_cmpuint (decode_ok (sio, "6")->len, ==, 0);
+  g_assert_cmpuint (decode_count (sio, "6"), ==, 0);
 
   wire = encode_send (sio, "lobby", "hi \"there\"\n😀", "cid-1");
   g_assert_true (g_str_has_prefix (wire, "420["));
@@ -577,7 +587,7 @@ test_socketio_session (void)
 
   /* After a reset (new socket), old ack ids match nothing and new ones do not repeat. */
   tincan_protocol_reset (sio);
-  g_assert_cmpuint (decode_ok (sio, "431[]")->len, ==, 1);
+  g_assert_cmpuint (decode_count (sio, "431[]"), ==, 1);
   g_clear_pointer (&wire, g_free);
   wire = encode_send (sio, "lobby", "three", "cid-3");
   g_assert_true (g_str_has_prefix (wire, "422["));
@@ -601,13 +611,13 @@ test_socketio_connect_error (void)
   g_assert_cmpstr (raw_text (reply->raw), ==, "40/chat,{}");
   tincan_protocol_reset (sio);
   g_clear_pointer (&reply, tincan_frame_free);
-  g_assert_cmpuint (decode_ok (sio, "0{\"sid\":\"e2\",\"pingInterval\":100,\"pingTimeout\":100}")->len, ==, 1);
+  g_assert_cmpuint (decode_count (sio, "0{\"sid\":\"e2\",\"pingInterval\":100,\"pingTimeout\":100}"), ==, 1);
   hello->user = g_strdup ("al");
   g_assert_null (encode_text (sio, hello));   /* already answered by the REPLY */
 
   tincan_protocol_reset (sio);
   g_assert_null (encode_text (sio, hello));
-  g_assert_cmpuint (decode_ok (sio, "0{\"sid\":\"e3\",\"pingInterval\":100,\"pingTimeout\":100}")->len, ==, 1);
+  g_assert_cmpuint (decode_count (sio, "0{\"sid\":\"e3\",\"pingInterval\":100,\"pingTimeout\":100}"), ==, 1);
 
   tincan_protocol_reset (sio);
   {
@@ -645,8 +655,8 @@ test_socketio_binary (void)
   g_autoptr (GError) error = NULL;
   TincanFrame *message;
 
-  g_assert_cmpuint (decode_ok (sio, "452-[\"message\",{\"text\":{\"_placeholder\":true,\"num\":0},"
-                                    "\"file\":{\"_placeholder\":true,\"num\":1}}]")->len, ==, 0);
+  g_assert_cmpuint (decode_count (sio, "452-[\"message\",{\"text\":{\"_placeholder\":true,\"num\":0},"
+                                    "\"file\":{\"_placeholder\":true,\"num\":1}}]"), ==, 0);
   g_assert_true (tincan_protocol_decode (sio, TRUE, one, frames, &error));
   g_assert_cmpuint (frames->len, ==, 1);
   g_assert_true (tincan_protocol_decode (sio, TRUE, two, frames, &error));
@@ -1396,8 +1406,8 @@ test_e2e_socketio (void)
   a = driver_new ("socketio", NULL, peer->port, "alice", "good");
   b = driver_new ("socketio", NULL, peer->port, "bob", NULL);
   frame = driver_wait (a, TINCAN_FRAME_WELCOME, NULL);
-  /* pingInterval 300 + pingTimeout 400 ms, rounded up. */
-  g_assert_cmpint (frame->heartbeat, ==, 1);
+  /* pingInterval 300 + pingTimeout 1000 ms, rounded up. */
+  g_assert_cmpint (frame->heartbeat, ==, 2);
   g_assert_nonnull (frame->session);
   driver_wait (b, TINCAN_FRAME_WELCOME, NULL);
 
@@ -1416,7 +1426,7 @@ test_e2e_socketio (void)
       g_assert_cmpstr (frame->id, ==, ack->id);
     }
 
-  /* The server pings every 300 ms and drops us after 400 ms more without
+  /* The server pings every 300 ms and drops us after 1 s more without
    * a pong: still here after several, because each was answered. */
   wait_for (four_pongs_cb, a, TIMEOUT_MS, "four server pings");
   g_assert_false (a->closed);
@@ -2022,6 +2032,8 @@ test_malformed (void)
     { "json", "huge numbers", "{\"text\":\"t\",\"id\":1e400,\"ts\":-99999999999999999999999}", OK_FRAMES, TINCAN_FRAME_MESSAGE },
     { "json", "lone surrogate", "{\"text\":\"\\ud800\"}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
     { "json", "over the size limit", huge_text, TINCAN_PROTOCOL_ERROR_TOO_LARGE, 0 },
+    { "json", "lone low surrogate", "{\"text\":\"a\\udc00b\"}", TINCAN_PROTOCOL_ERROR_INVALID_UTF8, 0 },
+    { "jsonrpc", "lone low surrogate", "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":[\"a\\udc00b\"]}", TINCAN_PROTOCOL_ERROR_INVALID_UTF8, 0 },
 
     { "socketio", "empty", "", TINCAN_PROTOCOL_ERROR_MISSING_FIELD, 0 },
     { "socketio", "unknown Engine.IO type", "9", TINCAN_PROTOCOL_ERROR_UNKNOWN_TYPE, 0 },

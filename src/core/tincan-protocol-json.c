@@ -118,16 +118,17 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (TincanProtocolJson, tincan_protocol_json, G_TYPE_
                                G_IMPLEMENT_INTERFACE (TINCAN_TYPE_PROTOCOL,
                                                       tincan_protocol_json_iface_init))
 
+/* The names of presets[], in the same order. */
+static const char * const preset_names[] = {
+  "auto", "text-user", "message-username", "data", "pubsub", NULL,
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (preset_names) == G_N_ELEMENTS (presets) + 1);
+
 const char * const *
 tincan_protocol_json_list_presets (void)
 {
-  static const char *names[G_N_ELEMENTS (presets) + 1];
-
-  if (names[0] == NULL)
-    for (guint i = 0; i < G_N_ELEMENTS (presets); i++)
-      names[i] = presets[i].name;
-
-  return names;
+  return preset_names;
 }
 
 static void

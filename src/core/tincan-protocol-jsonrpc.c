@@ -238,7 +238,6 @@ decode_one (TincanProtocolJsonrpc  *self,
   if (method != NULL)
     {
       g_autoptr (TincanFrame) message = NULL;
-      g_autofree char *id_json = NULL;
       JsonNode *params;
 
       if (!JSON_NODE_HOLDS_VALUE (method) || json_node_get_value_type (method) != G_TYPE_STRING)

@@ -420,7 +420,7 @@ describe_attachment (GBytes *bytes)
   const guint8 *data = g_bytes_get_data (bytes, &size);
   GString *out = g_string_new (NULL);
 
-  g_string_append_printf (out, _("[binary, %" G_GSIZE_FORMAT " bytes:"), size);
+  g_string_append_printf (out, _("[binary, %lu bytes:"), (gulong) size);
   for (gsize i = 0; i < MIN (size, 16); i++)
     g_string_append_printf (out, " %02x", data[i]);
   if (size > 16)
@@ -508,7 +508,12 @@ handle_packet (TincanProtocolSocketio  *self,
     }
 
   if (packet->buffers != NULL && data != NULL)
-    data = packet->data = fill_placeholders (g_steal_pointer (&packet->data), packet->buffers);
+    {
+      JsonNode *filled = fill_placeholders (data, packet->buffers);
+
+      json_node_unref (packet->data);
+      packet->data = data = filled;
+    }
 
   switch (packet->type)
     {

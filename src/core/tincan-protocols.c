@@ -39,16 +39,16 @@ _tincan_dialect_check_text (const char  *data,
   if (length > TINCAN_DIALECT_MAX_SIZE)
     {
       g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_TOO_LARGE,
-                   _("frame is %" G_GSIZE_FORMAT " bytes (limit %d)"),
-                   length, TINCAN_DIALECT_MAX_SIZE);
+                   _("frame is %lu bytes (limit %d)"),
+                   (gulong) length, TINCAN_DIALECT_MAX_SIZE);
       return FALSE;
     }
 
   if (length > 0 && !g_utf8_validate_len (data, length, &end))
     {
       g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_UTF8,
-                   _("frame is not valid UTF-8 (at byte %" G_GSIZE_FORMAT ")"),
-                   (gsize) (end - data));
+                   _("frame is not valid UTF-8 (at byte %lu)"),
+                   (gulong) (end - data));
       return FALSE;
     }
 
@@ -96,6 +96,47 @@ check_depth (const char  *data,
   return TRUE;
 }
 
+/* json-glib turns a lone "\udc00" escape into bytes that are not UTF-8. */
+static gboolean
+strings_are_utf8 (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *object = json_node_get_object (node);
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, object);
+        while (json_object_iter_next (&iter, &name, &member))
+          if (!g_utf8_validate (name, -1, NULL) || !strings_are_utf8 (member))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (!strings_are_utf8 (json_array_get_element (array, i)))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        return g_utf8_validate (json_node_get_string (node), -1, NULL);
+      return TRUE;
+
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
+}
+
 JsonNode *
 _tincan_dialect_parse (const char  *data,
                        gsize        length,
@@ -129,6 +170,13 @@ _tincan_dialect_parse (const char  *data,
     {
       g_set_error_literal (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_JSON,
                            _("frame holds no JSON value"));
+      return NULL;
+    }
+
+  if (!strings_are_utf8 (root))
+    {
+      g_set_error_literal (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_UTF8,
+                           _("frame has a \\u escape that is not a valid character"));
       return NULL;
     }
 

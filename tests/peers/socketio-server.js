@@ -33,7 +33,7 @@ const httpServer = http.createServer();
 const io = new Server(httpServer, {
   transports: ['websocket'],
   pingInterval: 300,
-  pingTimeout: 400,
+  pingTimeout: 1000,
 });
 
 // While "down", upgrades are cut (like a restarting server), not refused
