@@ -7,6 +7,7 @@
 
 #include "tincan-application.h"
 #include "tincan-preferences-window.h"
+#include "tincan-protocols.h"
 #include "tincan-secrets.h"
 #include "tincan-server.h"
 #include "tincan-window.h"
@@ -32,6 +33,10 @@ static const GOptionEntry option_entries[] = {
     N_("Start the built-in server and connect to it"), NULL },
   { "protocol", 'p', G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING, NULL,
     N_("The protocol of the server at URL (default: tincan)"), N_("PROTOCOL") },
+  { "preset", 0, G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING, NULL,
+    N_("For the json protocol: a preset mapping (e.g. pubsub)"), N_("NAME") },
+  { "option", 'o', G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING_ARRAY, NULL,
+    N_("A protocol option (repeatable), e.g. send-event=chat"), N_("KEY=VALUE") },
   { "user", 'u', G_OPTION_FLAG_NONE, G_OPTION_ARG_STRING, NULL,
     N_("The user name to connect as"), N_("NAME") },
   { "data-dir", 'd', G_OPTION_FLAG_NONE, G_OPTION_ARG_FILENAME, NULL,
@@ -372,8 +377,12 @@ tincan_application_command_line (GApplication            *application,
   TincanApplication *self = TINCAN_APPLICATION (application);
   GVariantDict *options = g_application_command_line_get_options_dict (cmdline);
   g_autofree char *protocol = NULL;
+  g_autofree char *preset = NULL;
   g_autofree char *user = NULL;
   g_autofree const char **rest = NULL;
+  g_autofree const char **option_args = NULL;
+  g_autoptr (GStrvBuilder) options_builder = g_strv_builder_new ();
+  g_auto (GStrv) protocol_options = NULL;
   gboolean local = FALSE;
   TincanWindow *window;
 
@@ -383,13 +392,27 @@ tincan_application_command_line (GApplication            *application,
   g_variant_dict_lookup (options, "protocol", "s", &protocol);
   g_variant_dict_lookup (options, "user", "s", &user);
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^a&s", &rest);
+  g_variant_dict_lookup (options, "preset", "s", &preset);
+  g_variant_dict_lookup (options, "option", "^a&s", &option_args);
 
-  if (protocol != NULL)
+  if (preset != NULL)
+    {
+      g_autofree char *option = g_strconcat ("preset=", preset, NULL);
+
+      g_strv_builder_add (options_builder, option);
+    }
+  if (option_args != NULL)
+    g_strv_builder_addv (options_builder, option_args);
+  protocol_options = g_strv_builder_end (options_builder);
+
+  if (protocol != NULL || protocol_options[0] != NULL)
     {
       g_autoptr (TincanProtocol) check = NULL;
       g_autoptr (GError) error = NULL;
 
-      check = tincan_protocol_new_for_name (protocol, &error);
+      check = tincan_protocol_new_with_options (protocol != NULL ? protocol : "tincan",
+                                                (const char * const *) protocol_options,
+                                                &error);
       if (check == NULL)
         {
           g_application_command_line_printerr (cmdline, "%s\n", error->message);
@@ -436,7 +459,17 @@ tincan_application_command_line (GApplication            *application,
           return EXIT_FAILURE;
         }
 
-      id = url_profile_id (rest[0], user, protocol);
+      if (protocol_options[0] != NULL)
+        {
+          /* Another mapping of the same server is another profile. */
+          g_autofree char *joined = g_strjoinv ("\n", protocol_options);
+          g_autofree char *dialect = g_strconcat (protocol != NULL ? protocol : "tincan",
+                                                  "\n", joined, NULL);
+
+          id = url_profile_id (rest[0], user, dialect);
+        }
+      else
+        id = url_profile_id (rest[0], user, protocol);
       profile = g_object_new (TINCAN_TYPE_PROFILE, "id", id, NULL);
       uri = g_uri_parse (rest[0], G_URI_FLAGS_NONE, NULL);
       if (uri != NULL && g_uri_get_host (uri) != NULL)
@@ -453,6 +486,7 @@ tincan_application_command_line (GApplication            *application,
       tincan_profile_set_url (profile, rest[0]);
       if (protocol != NULL)
         tincan_profile_set_protocol (profile, protocol);
+      g_object_set (profile, "protocol-options", protocol_options, NULL);
       if (user != NULL)
         tincan_profile_set_user (profile, user);
 
@@ -600,6 +634,7 @@ tincan_application_startup (GApplication *application)
   static const char *add_accels[] = { "<Primary>n", NULL };
   static const char *preferences_accels[] = { "<Primary>comma", NULL };
   static const char *help_accels[] = { "<Primary>question", NULL };
+  static const char *inspector_accels[] = { "<Primary>i", NULL };
   GSettingsSchemaSource *source;
   g_autoptr (GSettingsSchema) schema = NULL;
 
@@ -622,6 +657,7 @@ tincan_application_startup (GApplication *application)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "window.close", close_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.add-server", add_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.show-help-overlay", help_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.toggle-inspector", inspector_accels);
 }
 
 static void

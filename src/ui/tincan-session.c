@@ -13,6 +13,9 @@ struct _TincanSession
 
   TincanConnection *connection;
   GListStore       *rooms;
+  TincanFrameLog   *frame_log;
+  TincanTimeline   *timeline;
+  TincanDeliveryStats *delivery_stats;
   char             *status;
   char             *active_room;
   guint             tick_id;
@@ -288,6 +291,13 @@ tincan_session_constructed (GObject *object)
 
   on_rooms_changed (self);
 
+  self->frame_log = tincan_frame_log_new (0);
+  tincan_frame_log_attach (self->frame_log, self->connection);
+  self->timeline = tincan_timeline_new ();
+  tincan_timeline_attach (self->timeline, self->connection);
+  self->delivery_stats = tincan_delivery_stats_new ();
+  tincan_delivery_stats_attach (self->delivery_stats, self->connection);
+
   g_signal_connect_object (self->connection, "notify::state",
                            G_CALLBACK (on_state_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->connection, "notify::latency",
@@ -321,6 +331,9 @@ tincan_session_dispose (GObject *object)
 
   g_clear_handle_id (&self->tick_id, g_source_remove);
   g_clear_object (&self->rooms);
+  g_clear_object (&self->frame_log);
+  g_clear_object (&self->timeline);
+  g_clear_object (&self->delivery_stats);
   g_clear_object (&self->connection);
 
   G_OBJECT_CLASS (tincan_session_parent_class)->dispose (object);
@@ -618,4 +631,28 @@ tincan_session_set_active_room (TincanSession *self,
       if (room != NULL)
         tincan_room_set_unread (room, 0);
     }
+}
+
+TincanFrameLog *
+tincan_session_get_frame_log (TincanSession *self)
+{
+  g_return_val_if_fail (TINCAN_IS_SESSION (self), NULL);
+
+  return self->frame_log;
+}
+
+TincanTimeline *
+tincan_session_get_timeline (TincanSession *self)
+{
+  g_return_val_if_fail (TINCAN_IS_SESSION (self), NULL);
+
+  return self->timeline;
+}
+
+TincanDeliveryStats *
+tincan_session_get_delivery_stats (TincanSession *self)
+{
+  g_return_val_if_fail (TINCAN_IS_SESSION (self), NULL);
+
+  return self->delivery_stats;
 }

@@ -4,6 +4,9 @@
 #include <gio/gio.h>
 
 #include "tincan-connection.h"
+#include "tincan-delivery-stats.h"
+#include "tincan-frame-log.h"
+#include "tincan-timeline.h"
 #include "tincan-room.h"
 
 G_BEGIN_DECLS
@@ -42,6 +45,11 @@ TincanRoom       *tincan_session_ensure_room    (TincanSession    *self,
 /* The room the user is looking at: its unread count stays 0. */
 void              tincan_session_set_active_room (TincanSession   *self,
                                                  const char       *name);
+/* The inspector's models, attached to the connection from the start so
+ * the first frames (handshake, hello) are kept before anyone looks. */
+TincanFrameLog      *tincan_session_get_frame_log      (TincanSession *self);
+TincanTimeline      *tincan_session_get_timeline       (TincanSession *self);
+TincanDeliveryStats *tincan_session_get_delivery_stats (TincanSession *self);
 /* "Failed: 4001 unauthorized" etc. NULL unless failed. */
 char             *tincan_session_dup_failure    (TincanSession    *self);
 

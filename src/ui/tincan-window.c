@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tincan-application.h"
+#include "tincan-inspector-pane.h"
 #include "tincan-member.h"
 #include "tincan-room.h"
 #include "tincan-server-dialog.h"
@@ -45,12 +46,18 @@ struct _TincanWindow
   GtkWidget           *reconnect_button;
   GtkWidget           *edit_server_button;
   GtkStack            *conversation_stack;
+  AdwFlap             *inspector_flap;
+  GtkStack            *inspector_stack;
+
+  guint                reveal_tick_id;
+  guint                inspector_visible : 1;
 };
 
 enum {
   PROP_0,
   PROP_SESSIONS,
   PROP_SETTINGS,
+  PROP_INSPECTOR_VISIBLE,
   N_PROPS
 };
 
@@ -59,6 +66,128 @@ static GParamSpec *properties[N_PROPS];
 G_DEFINE_FINAL_TYPE (TincanWindow, tincan_window, ADW_TYPE_APPLICATION_WINDOW)
 
 static void rebuild_sidebar (TincanWindow *self);
+
+/* Inspector: one pane per session, in a flap that folds into an overlay
+ * on a narrow window. */
+
+static GtkWidget *
+find_inspector (TincanWindow  *self,
+                TincanSession *session)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->inspector_stack));
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (TINCAN_IS_INSPECTOR_PANE (child) &&
+          tincan_inspector_pane_get_session (TINCAN_INSPECTOR_PANE (child)) == session)
+        return child;
+    }
+
+  return NULL;
+}
+
+static gboolean
+reveal_on_tick (GtkWidget     *widget,
+                GdkFrameClock *frame_clock,
+                gpointer       user_data)
+{
+  TincanWindow *self = TINCAN_WINDOW (widget);
+
+  self->reveal_tick_id = 0;
+  adw_flap_set_reveal_flap (self->inspector_flap, self->inspector_visible && self->session != NULL);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* The flap's spring animation starts from the frame clock's time, which is
+ * stale outside a frame (an idle window): its first step then comes out as
+ * NaN and the content gets allocated a width of INT_MIN. Inside a tick the
+ * time is current. */
+static void
+queue_reveal (TincanWindow *self)
+{
+  if (self->reveal_tick_id == 0)
+    self->reveal_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), reveal_on_tick, NULL, NULL);
+}
+
+static void
+sync_inspector (TincanWindow *self)
+{
+  GtkWidget *pane;
+
+  if (!self->inspector_visible || self->session == NULL)
+    {
+      queue_reveal (self);
+      return;
+    }
+
+  pane = find_inspector (self, self->session);
+  if (pane == NULL)
+    {
+      pane = tincan_inspector_pane_new (self->session);
+      gtk_stack_add_child (self->inspector_stack, pane);
+    }
+  gtk_stack_set_visible_child (self->inspector_stack, pane);
+  queue_reveal (self);
+}
+
+static void
+drop_stale_inspectors (TincanWindow *self)
+{
+  GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->inspector_stack));
+
+  while (child != NULL)
+    {
+      GtkWidget *next = gtk_widget_get_next_sibling (child);
+      TincanSession *session = TINCAN_IS_INSPECTOR_PANE (child)
+                               ? tincan_inspector_pane_get_session (TINCAN_INSPECTOR_PANE (child))
+                               : NULL;
+      gboolean found = FALSE;
+
+      for (guint i = 0; session != NULL && i < g_list_model_get_n_items (self->sessions) && !found; i++)
+        {
+          g_autoptr (TincanSession) item = g_list_model_get_item (self->sessions, i);
+
+          found = item == session;
+        }
+      if (!found)
+        gtk_stack_remove (self->inspector_stack, child);
+      child = next;
+    }
+}
+
+static void
+set_inspector_visible (TincanWindow *self,
+                       gboolean      visible)
+{
+  visible = !!visible;
+  if (self->inspector_visible != visible)
+    {
+      self->inspector_visible = visible;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INSPECTOR_VISIBLE]);
+    }
+  sync_inspector (self);
+}
+
+static void
+on_flap_revealed (TincanWindow *self)
+{
+  /* Closed by a swipe or a click outside the folded overlay. */
+  if (!adw_flap_get_reveal_flap (self->inspector_flap) && self->inspector_visible &&
+      adw_flap_get_folded (self->inspector_flap))
+    set_inspector_visible (self, FALSE);
+}
+
+TincanInspectorPane *
+tincan_window_get_inspector (TincanWindow *self)
+{
+  g_return_val_if_fail (TINCAN_IS_WINDOW (self), NULL);
+
+  if (!self->inspector_visible || self->session == NULL)
+    return NULL;
+
+  return (TincanInspectorPane *) find_inspector (self, self->session);
+}
 
 void
 tincan_window_add_toast (TincanWindow *self,
@@ -248,6 +377,7 @@ tincan_window_open_room (TincanWindow  *self,
 
   adw_leaflet_set_visible_child (self->leaflet, self->content);
   tincan_conversation_view_focus_composer (TINCAN_CONVERSATION_VIEW (view));
+  sync_inspector (self);
 
   if (self->settings != NULL)
     {
@@ -601,6 +731,7 @@ on_sessions_changed (TincanWindow *self,
 {
   rebuild_sidebar (self);
   update_first_run (self);
+  drop_stale_inspectors (self);
 
   if (self->session != NULL && !session_in_model (self, self->session))
     {
@@ -632,6 +763,7 @@ on_sessions_changed (TincanWindow *self,
       g_signal_group_set_target (self->session_signals, NULL);
       gtk_stack_set_visible_child_name (self->conversation_stack, "empty");
       update_status_bar (self);
+      sync_inspector (self);
     }
 
   /* A newly added server is opened at once. */
@@ -674,6 +806,9 @@ on_message_received (TincanWindow     *self,
   const char *text = tincan_message_get_text (message);
 
   if (app == NULL || gtk_window_is_active (GTK_WINDOW (self)) || !settings_allow_notifications (self))
+    return;
+  /* A frame the protocol could not map is shown, but is nobody speaking. */
+  if (tincan_connection_message_is_unmapped (message))
     return;
 
   /* Translators: notification title, "alice in #lobby" */
@@ -1108,6 +1243,9 @@ tincan_window_dispose (GObject *object)
 {
   TincanWindow *self = TINCAN_WINDOW (object);
 
+  if (self->reveal_tick_id != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->reveal_tick_id);
+  self->reveal_tick_id = 0;
   g_clear_object (&self->session_signals);
   g_clear_object (&self->room_bindings);
   g_clear_object (&self->session);
@@ -1147,6 +1285,10 @@ tincan_window_get_property (GObject    *object,
       g_value_set_object (value, self->settings);
       break;
 
+    case PROP_INSPECTOR_VISIBLE:
+      g_value_set_boolean (value, self->inspector_visible);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1168,6 +1310,10 @@ tincan_window_set_property (GObject      *object,
 
     case PROP_SETTINGS:
       self->settings = g_value_dup_object (value);
+      break;
+
+    case PROP_INSPECTOR_VISIBLE:
+      set_inspector_visible (self, g_value_get_boolean (value));
       break;
 
     default:
@@ -1195,6 +1341,9 @@ tincan_window_class_init (TincanWindowClass *klass)
   properties[PROP_SETTINGS] =
     g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_INSPECTOR_VISIBLE] =
+    g_param_spec_boolean ("inspector-visible", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -1220,6 +1369,8 @@ tincan_window_class_init (TincanWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TincanWindow, reconnect_button);
   gtk_widget_class_bind_template_child (widget_class, TincanWindow, edit_server_button);
   gtk_widget_class_bind_template_child (widget_class, TincanWindow, conversation_stack);
+  gtk_widget_class_bind_template_child (widget_class, TincanWindow, inspector_flap);
+  gtk_widget_class_bind_template_child (widget_class, TincanWindow, inspector_stack);
 
   gtk_widget_class_install_action (widget_class, "win.add-server", NULL, add_server_action);
   gtk_widget_class_install_action (widget_class, "win.edit-server", NULL, edit_server_action);
@@ -1228,6 +1379,7 @@ tincan_window_class_init (TincanWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.join-room", NULL, join_room_action);
   gtk_widget_class_install_action (widget_class, "win.disconnect", NULL, disconnect_action);
   gtk_widget_class_install_action (widget_class, "win.show-sidebar", NULL, show_sidebar_action);
+  gtk_widget_class_install_property_action (widget_class, "win.toggle-inspector", "inspector-visible");
 }
 
 static void
@@ -1265,6 +1417,7 @@ tincan_window_init (TincanWindow *self)
   gtk_widget_set_sensitive (self->server_menu_button, FALSE);
 
   g_signal_connect (self, "notify::is-active", G_CALLBACK (on_window_active), NULL);
+  g_signal_connect_swapped (self->inspector_flap, "notify::reveal-flap", G_CALLBACK (on_flap_revealed), self);
 }
 
 TincanWindow *

@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "tincan-conversation-view.h"
+#include "tincan-inspector-pane.h"
 #include "tincan-session.h"
 
 G_BEGIN_DECLS
@@ -30,6 +31,9 @@ void                    tincan_window_add_toast        (TincanWindow   *self,
                                                         const char     *title);
 /* The status line shown in the header for the current session. */
 const char             *tincan_window_get_subtitle     (TincanWindow   *self);
+/* The inspector pane of the current session while it is shown (Ctrl+I,
+ * the "win.toggle-inspector" action, property "inspector-visible"), else NULL. */
+TincanInspectorPane    *tincan_window_get_inspector    (TincanWindow   *self);
 /* TRUE when the first-run page is shown. */
 gboolean                tincan_window_is_first_run     (TincanWindow   *self);
 
