@@ -782,24 +782,6 @@ deadline_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Like wait_for() but FALSE on expiry, for what may legitimately not happen. */
-static gboolean
-poll_for (ConditionFunc  condition,
-          gpointer       data,
-          guint          timeout_ms)
-{
-  gboolean expired = FALSE;
-  guint id = g_timeout_add (timeout_ms, deadline_cb, &expired);
-
-  while (!condition (data) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-
-  if (!expired)
-    g_source_remove (id);
-
-  return !expired;
-}
-
 static void
 wait_for (ConditionFunc  condition,
           gpointer       data,
@@ -1740,24 +1722,72 @@ test_cli_plain_receive (void)
   cli_finish (alice);
   g_assert_cmpint (alice->status, ==, 0);
 
-  {
-    WantEvent want = { bob, "message", NULL, NULL, 1 };
-
-    poll_for (want_event_cb, &want, 3000);
-  }
+  /* plain has no rooms: the message lands in the profile's first room. */
+  cli_wait_event (bob, "message", NULL, NULL, 1);
   messages = cli_events (bob, "message", NULL, NULL);
-  if (messages->len == 0)
-    {
-      /* TincanConnection drops a MESSAGE frame with no room; plain has none. */
-      g_test_incomplete ("TincanConnection does not yet put room-less messages in the profile's first room");
-      cli_finish (bob);
-    }
-  else
-    {
-      g_assert_cmpstr (event_string (messages, 0, "text"), ==, "hello bob");
-      cli_finish (bob);
-      g_assert_cmpint (bob->status, ==, 0);
-    }
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpstr (event_string (messages, 0, "text"), ==, "hello bob");
+  g_assert_cmpstr (event_string (messages, 0, "room"), ==, "lobby");
+  cli_finish (bob);
+  g_assert_cmpint (bob->status, ==, 0);
+  remove_dir (dir_a);
+  remove_dir (dir_b);
+}
+
+/* Unmapped frames reach the CLI as {"event":"unmapped",…}; every control
+ * character is escaped, so each line is strict JSON. */
+static void
+test_cli_unmapped_and_controls (void)
+{
+  g_autoptr (Child) peer = peer_start ("plain-server.py");
+  g_autoptr (Child) bob = NULL;
+  g_autoptr (Child) alice = NULL;
+  g_autoptr (GPtrArray) unmapped = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  const char * const receive[] = { "--exit-after-messages", "1", NULL };
+  const char *controls = "unit\x1fsep \x01 bell\x07 del\x7f";
+  g_autofree char *url = NULL;
+  g_autofree char *dir_a = NULL;
+  g_autofree char *dir_b = NULL;
+  JsonObject *object;
+
+  if (peer == NULL)
+    return;
+
+  url = g_strdup_printf ("ws://127.0.0.1:%u/", peer->port);
+  bob = cli_start ("plain", url, "bob", receive, &dir_b);
+  if (bob == NULL)
+    return;
+  cli_wait_event (bob, "state", "state", "connected", 1);
+  alice = cli_start ("plain", url, "alice", NULL, &dir_a);
+  child_write (alice, "!binary");
+  cli_wait_event (alice, "unmapped", NULL, NULL, 1);
+  child_write (alice, controls);
+  cli_finish (alice);
+  g_assert_cmpint (alice->status, ==, 0);
+
+  unmapped = cli_events (alice, "unmapped", NULL, NULL);
+  g_assert_cmpuint (unmapped->len, ==, 1);
+  object = json_node_get_object (g_ptr_array_index (unmapped, 0));
+  g_assert_true (json_object_get_boolean_member (object, "binary"));
+  g_assert_cmpint (json_object_get_int_member (object, "size"), ==, 4);
+  g_assert_cmpstr (json_object_get_string_member (object, "hex"), ==, "0001feff");
+  g_assert_cmpstr (json_object_get_string_member (object, "room"), ==, "lobby");
+
+  cli_wait_event (bob, "message", NULL, NULL, 1);
+  cli_finish (bob);
+  g_assert_cmpint (bob->status, ==, 0);
+  messages = cli_events (bob, "message", NULL, NULL);
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpstr (event_string (messages, 0, "text"), ==, controls);
+
+  /* Strict JSON: no raw control byte on any line, of either process. */
+  for (guint i = 0; i < bob->lines->len; i++)
+    for (const char *p = g_ptr_array_index (bob->lines, i); *p != '\0'; p++)
+      g_assert_cmpint ((guchar) *p, >=, 0x20);
+  for (guint i = 0; i < alice->lines->len; i++)
+    for (const char *p = g_ptr_array_index (alice->lines, i); *p != '\0'; p++)
+      g_assert_cmpint ((guchar) *p, >=, 0x20);
   remove_dir (dir_a);
   remove_dir (dir_b);
 }
@@ -1826,17 +1856,16 @@ test_cli_socketio_refused (void)
   child_write (cli, "let me in");
   cli_finish (cli);
 
+  /* CONNECT_ERROR is terminal: failed with the server's words, no retry. */
   failed = cli_events (cli, "state", "state", "failed");
-  if (failed->len == 0)
-    {
-      g_test_incomplete ("TincanConnection does not yet treat an ERROR frame with code "
-                         "connect_error and no cid as terminal (state failed)");
-    }
-  else
-    {
-      g_assert_cmpint (cli->status, ==, 1);
-      g_assert_nonnull (strstr (event_string (failed, 0, "error"), "Not authorized: bad token"));
-    }
+  g_assert_cmpuint (failed->len, ==, 1);
+  g_assert_cmpint (cli->status, ==, 1);
+  g_assert_nonnull (strstr (event_string (failed, 0, "error"), "Not authorized: bad token"));
+  {
+    g_autoptr (GPtrArray) reconnecting = cli_events (cli, "state", "state", "reconnecting");
+
+    g_assert_cmpuint (reconnecting->len, ==, 0);
+  }
   remove_dir (dir);
 }
 
@@ -1859,12 +1888,12 @@ test_cli_socketio_server_disconnect (void)
   child_write (cli, "!disconnect");
   cli_finish (cli);
 
+  /* "41" from the server: failed, and no second CONNECT. */
   failed = cli_events (cli, "state", "state", "failed");
-  if (failed->len == 0)
-    g_test_incomplete ("TincanConnection does not yet treat a Socket.IO server disconnect "
-                       "(ERROR code server_disconnect) as terminal: it reconnects");
-  else
-    g_assert_cmpuint (child_count_lines (peer, "CONNECT alice"), ==, 1);
+  g_assert_cmpuint (failed->len, ==, 1);
+  g_assert_cmpint (cli->status, ==, 1);
+  g_assert_nonnull (event_string (failed, 0, "error"));
+  g_assert_cmpuint (child_count_lines (peer, "CONNECT alice"), ==, 1);
   remove_dir (dir);
 }
 
@@ -1945,11 +1974,7 @@ test_cli_pubsub (void)
   g_autofree char *dir_a = NULL;
   g_autofree char *dir_b = NULL;
 
-  if (!cli_has_option ("--preset"))
-    {
-      g_test_skip ("tincan-cli has no --preset option yet (needs protocol options in TincanProfile)");
-      return;
-    }
+  g_assert_true (cli_has_option ("--preset"));
 
   peer = peer_start ("pubsub-server.js");
   if (peer == NULL)
@@ -1974,6 +1999,495 @@ test_cli_pubsub (void)
   g_assert_cmpstr (event_string (messages, 0, "from"), ==, "alice");
   remove_dir (dir_a);
   remove_dir (dir_b);
+}
+
+/* Through TincanConnection itself: the wiring of the dialects */
+
+typedef struct
+{
+  char             *dir;
+  TincanStore      *store;
+  TincanProfile    *profile;
+  TincanConnection *connection;
+  GPtrArray        *received;   /* TincanMessage, message-received */
+  GPtrArray        *unmapped;   /* TincanMessage, unmapped */
+  GArray           *states;     /* TincanConnectionState, each change */
+  gboolean          last_binary;
+} Conn;
+
+static void
+on_conn_received (TincanConnection *connection,
+                  TincanMessage    *message,
+                  Conn             *conn)
+{
+  g_ptr_array_add (conn->received, g_object_ref (message));
+}
+
+static void
+on_conn_unmapped (TincanConnection *connection,
+                  TincanMessage    *message,
+                  GBytes           *payload,
+                  gboolean          binary,
+                  Conn             *conn)
+{
+  g_assert_nonnull (payload);
+  g_ptr_array_add (conn->unmapped, g_object_ref (message));
+  conn->last_binary = binary;
+}
+
+static void
+on_conn_state (TincanConnection *connection,
+               GParamSpec       *pspec,
+               Conn             *conn)
+{
+  TincanConnectionState state = tincan_connection_get_state (connection);
+
+  g_array_append_val (conn->states, state);
+}
+
+static Conn *
+conn_new (const char         *protocol,
+          const char * const *options,
+          const char         *url,
+          const char         *user,
+          const char * const *rooms)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL;
+  Conn *conn = g_new0 (Conn, 1);
+
+  conn->dir = g_dir_make_tmp ("tincan-dialects-XXXXXX", &error);
+  g_assert_no_error (error);
+  path = g_build_filename (conn->dir, "store.sqlite", NULL);
+  conn->store = tincan_store_new (path, &error);
+  g_assert_no_error (error);
+
+  conn->profile = tincan_profile_new ();
+  tincan_profile_set_url (conn->profile, url);
+  tincan_profile_set_protocol (conn->profile, protocol);
+  tincan_profile_set_user (conn->profile, user);
+  if (rooms != NULL)
+    tincan_profile_set_rooms (conn->profile, rooms);
+  if (options != NULL)
+    g_object_set (conn->profile, "protocol-options", options, NULL);
+  g_object_set (conn->profile,
+                "reconnect-base-ms", 50,
+                "reconnect-cap-ms", 200,
+                NULL);
+
+  conn->received = g_ptr_array_new_with_free_func (g_object_unref);
+  conn->unmapped = g_ptr_array_new_with_free_func (g_object_unref);
+  conn->states = g_array_new (FALSE, FALSE, sizeof (TincanConnectionState));
+  conn->connection = tincan_connection_new (conn->profile, conn->store);
+  g_signal_connect (conn->connection, "message-received", G_CALLBACK (on_conn_received), conn);
+  g_signal_connect (conn->connection, "unmapped", G_CALLBACK (on_conn_unmapped), conn);
+  g_signal_connect (conn->connection, "notify::state", G_CALLBACK (on_conn_state), conn);
+
+  return conn;
+}
+
+static void
+conn_free (Conn *conn)
+{
+  g_signal_handlers_disconnect_by_data (conn->connection, conn);
+  tincan_connection_disconnect (conn->connection);
+  g_clear_object (&conn->connection);
+  tincan_store_flush (conn->store, NULL);
+  g_clear_object (&conn->store);
+  g_clear_object (&conn->profile);
+  g_clear_pointer (&conn->received, g_ptr_array_unref);
+  g_clear_pointer (&conn->unmapped, g_ptr_array_unref);
+  g_clear_pointer (&conn->states, g_array_unref);
+  remove_dir (conn->dir);
+  g_free (conn->dir);
+  g_free (conn);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Conn, conn_free)
+
+static gboolean
+conn_saw_state (Conn                 *conn,
+                TincanConnectionState state)
+{
+  for (guint i = 0; i < conn->states->len; i++)
+    if (g_array_index (conn->states, TincanConnectionState, i) == state)
+      return TRUE;
+
+  return FALSE;
+}
+
+typedef struct
+{
+  Conn                 *conn;
+  TincanConnectionState state;
+} WantState;
+
+static gboolean
+want_state_cb (gpointer data)
+{
+  WantState *want = data;
+
+  return tincan_connection_get_state (want->conn->connection) == want->state;
+}
+
+static void
+conn_wait_state (Conn                 *conn,
+                 TincanConnectionState state)
+{
+  WantState want = { conn, state };
+  g_autofree char *what = g_strdup_printf ("the connection to be %s",
+                                           tincan_connection_state_to_string (state));
+
+  wait_for (want_state_cb, &want, TIMEOUT_MS, what);
+}
+
+typedef struct
+{
+  TincanMessage     *message;
+  TincanMessageState state;
+} WantMessage;
+
+static gboolean
+want_message_cb (gpointer data)
+{
+  WantMessage *want = data;
+
+  return tincan_message_get_state (want->message) == want->state;
+}
+
+static void
+message_wait_state (TincanMessage     *message,
+                    TincanMessageState state)
+{
+  WantMessage want = { message, state };
+  g_autofree char *what = g_strdup_printf ("the message to be %s",
+                                           tincan_message_state_to_string (state));
+
+  wait_for (want_message_cb, &want, TIMEOUT_MS, what);
+}
+
+typedef struct
+{
+  GPtrArray *array;
+  guint      count;
+} WantCount;
+
+static gboolean
+want_count_cb (gpointer data)
+{
+  WantCount *want = data;
+
+  return want->array->len >= want->count;
+}
+
+static void
+array_wait_count (GPtrArray  *array,
+                  guint       count,
+                  const char *what)
+{
+  WantCount want = { array, count };
+
+  wait_for (want_count_cb, &want, TIMEOUT_MS, what);
+}
+
+static TincanMessage *
+conn_send (Conn       *conn,
+           const char *room,
+           const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  TincanMessage *message = tincan_connection_send (conn->connection, room, text, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (message);
+
+  return message;
+}
+
+/* plain: no rooms, no acks, binary frames. */
+static void
+test_connection_plain (void)
+{
+  const char * const rooms[] = { "general", NULL };
+  g_autoptr (Child) peer = peer_start ("plain-server.py");
+  g_autoptr (Conn) alice = NULL;
+  g_autoptr (Conn) bob = NULL;
+  g_autoptr (TincanMessage) hello = NULL;
+  g_autoptr (TincanMessage) ask = NULL;
+  g_autofree char *url = NULL;
+  TincanMessage *message;
+
+  if (peer == NULL)
+    return;
+
+  url = g_strdup_printf ("ws://127.0.0.1:%u/", peer->port);
+  alice = conn_new ("plain", NULL, url, "alice", rooms);
+  bob = conn_new ("plain", NULL, url, "bob", rooms);
+  tincan_connection_connect (alice->connection);
+  tincan_connection_connect (bob->connection);
+  conn_wait_state (alice, TINCAN_CONNECTION_STATE_CONNECTED);
+  conn_wait_state (bob, TINCAN_CONNECTION_STATE_CONNECTED);
+  /* No rooms on the wire: the profile's are where messages go. */
+  g_assert_true (g_strv_equal (tincan_connection_get_rooms (alice->connection), rooms));
+
+  /* No ack: delivery stops at sent, and the outbox is empty. */
+  hello = conn_send (alice, "general", "hello \"bob\" 😀");
+  message_wait_state (hello, TINCAN_MESSAGE_STATE_SENT);
+  g_assert_cmpuint (tincan_connection_get_queued_count (alice->connection), ==, 0);
+
+  /* A frame with no room lands in the profile's first room. */
+  array_wait_count (bob->received, 1, "bob to receive the message");
+  message = g_ptr_array_index (bob->received, 0);
+  g_assert_cmpstr (tincan_message_get_text (message), ==, "hello \"bob\" 😀");
+  g_assert_cmpstr (tincan_message_get_room (message), ==, "general");
+  g_assert_false (tincan_connection_message_is_unmapped (message));
+
+  /* A binary frame is kept and shown: size and hex, never dropped. */
+  ask = conn_send (alice, "general", "!binary");
+  array_wait_count (alice->unmapped, 1, "the binary frame");
+  message = g_ptr_array_index (alice->unmapped, 0);
+  g_assert_true (alice->last_binary);
+  g_assert_true (tincan_connection_message_is_unmapped (message));
+  g_assert_cmpstr (tincan_message_get_room (message), ==, "general");
+  g_assert_null (tincan_message_get_sender (message));
+  g_assert_cmpstr (tincan_message_get_text (message), ==, "Binary frame, 4 bytes: 00 01 fe ff");
+  /* …and it reaches the views like any message. */
+  g_assert_true (g_ptr_array_find (alice->received, message, NULL));
+  g_assert_false (tincan_message_is_outgoing (message));
+  g_assert_cmpint (tincan_connection_get_state (alice->connection), ==, TINCAN_CONNECTION_STATE_CONNECTED);
+}
+
+/* json with options from the profile: the pubsub preset, rooms as
+ * channels; options rebuilt when they change, bad ones fail clearly. */
+static void
+test_connection_pubsub (void)
+{
+  const char * const pubsub[] = { "preset=pubsub", NULL };
+  const char * const bogus[] = { "preset=no-such-preset", NULL };
+  const char * const rooms[] = { "news", NULL };
+  g_autoptr (Child) peer = peer_start ("pubsub-server.js");
+  g_autoptr (Conn) alice = NULL;
+  g_autoptr (Conn) bob = NULL;
+  g_autoptr (TincanMessage) sent = NULL;
+  g_autofree char *url = NULL;
+  const GError *error;
+  TincanMessage *message;
+
+  if (peer == NULL)
+    return;
+
+  url = g_strdup_printf ("ws://127.0.0.1:%u/", peer->port);
+  alice = conn_new ("json", pubsub, url, "alice", rooms);
+  bob = conn_new ("json", pubsub, url, "bob", rooms);
+  g_assert_cmpstr (tincan_connection_get_protocol_name (alice->connection), ==, "json");
+  tincan_connection_connect (bob->connection);
+  conn_wait_state (bob, TINCAN_CONNECTION_STATE_CONNECTED);
+  /* The server's {"type":"subscribed"} maps to no message: shown as unmapped. */
+  array_wait_count (bob->unmapped, 1, "bob's subscription to be confirmed");
+  message = g_ptr_array_index (bob->unmapped, 0);
+  g_assert_false (bob->last_binary);
+  g_assert_nonnull (strstr (tincan_message_get_text (message), "subscribed"));
+  g_assert_cmpstr (tincan_message_get_room (message), ==, "news");
+
+  tincan_connection_connect (alice->connection);
+  conn_wait_state (alice, TINCAN_CONNECTION_STATE_CONNECTED);
+  array_wait_count (alice->unmapped, 1, "alice's subscription to be confirmed");
+  sent = conn_send (alice, "news", "breaking \"news\" \x1f 😀");
+  message_wait_state (sent, TINCAN_MESSAGE_STATE_SENT);
+
+  wait_for (want_count_cb, &(WantCount) { bob->received, bob->unmapped->len + 1 }, TIMEOUT_MS,
+            "bob to receive the news");
+  message = NULL;
+  for (guint i = 0; i < bob->received->len; i++)
+    if (!tincan_connection_message_is_unmapped (g_ptr_array_index (bob->received, i)))
+      message = g_ptr_array_index (bob->received, i);
+  g_assert_nonnull (message);
+  g_assert_cmpstr (tincan_message_get_text (message), ==, "breaking \"news\" \x1f 😀");
+  g_assert_cmpstr (tincan_message_get_room (message), ==, "news");
+  g_assert_cmpstr (tincan_message_get_sender (message), ==, "alice");
+
+  /* New options while disconnected: rebuilt at once; invalid ones make
+   * the next attempt fail with a reason, not crash or loop. */
+  tincan_connection_disconnect (alice->connection);
+  g_object_set (alice->profile, "protocol-options", bogus, NULL);
+  tincan_connection_connect (alice->connection);
+  conn_wait_state (alice, TINCAN_CONNECTION_STATE_FAILED);
+  error = tincan_connection_get_last_error (alice->connection);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "no-such-preset"));
+
+  g_object_set (alice->profile, "protocol-options", pubsub, NULL);
+  tincan_connection_connect (alice->connection);
+  conn_wait_state (alice, TINCAN_CONNECTION_STATE_CONNECTED);
+
+  /* Another dialect entirely: the protocol follows the profile. */
+  tincan_connection_disconnect (alice->connection);
+  tincan_profile_set_protocol (alice->profile, "plain");
+  g_object_set (alice->profile, "protocol-options", NULL, NULL);
+  g_assert_cmpstr (tincan_connection_get_protocol_name (alice->connection), ==, "plain");
+}
+
+static char *
+bad_token (gpointer data)
+{
+  return g_strdup ("bad");
+}
+
+/* socketio: the URL gets /socket.io/?EIO=4&transport=websocket, acks make
+ * messages delivered, CONNECT_ERROR and a server disconnect are terminal. */
+static void
+test_connection_socketio (void)
+{
+  g_autoptr (Child) peer = peer_start ("socketio-server.js");
+  g_autoptr (Conn) alice = NULL;
+  g_autoptr (Conn) mallory = NULL;
+  g_autoptr (TincanMessage) hi = NULL;
+  g_autoptr (TincanMessage) bye = NULL;
+  g_autofree char *url = NULL;
+  const GError *error;
+
+  if (peer == NULL)
+    return;
+
+  /* No path at all: the dialect supplies Engine.IO's. */
+  url = g_strdup_printf ("ws://127.0.0.1:%u", peer->port);
+  alice = conn_new ("socketio", NULL, url, "alice", NULL);
+  tincan_connection_connect (alice->connection);
+  conn_wait_state (alice, TINCAN_CONNECTION_STATE_CONNECTED);
+  child_wait_line (peer, "CONNECT alice");
+
+  hi = conn_send (alice, "lobby", "hi \"all\"");
+  message_wait_state (hi, TINCAN_MESSAGE_STATE_DELIVERED);
+
+  /* Refused: failed with the server's message, and no retry loop. */
+  mallory = conn_new ("socketio", NULL, url, "mallory", NULL);
+  tincan_profile_set_auth_method (mallory->profile, TINCAN_AUTH_HELLO);
+  tincan_connection_set_token_provider (mallory->connection, bad_token, NULL, NULL);
+  tincan_connection_connect (mallory->connection);
+  conn_wait_state (mallory, TINCAN_CONNECTION_STATE_FAILED);
+  error = tincan_connection_get_last_error (mallory->connection);
+  g_assert_error (error, TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_TERMINAL);
+  g_assert_nonnull (strstr (error->message, "Not authorized: bad token"));
+  g_assert_cmpint (tincan_connection_get_retry_at (mallory->connection), ==, 0);
+  g_assert_false (conn_saw_state (mallory, TINCAN_CONNECTION_STATE_RECONNECTING));
+
+  /* The server ends the session (41): failed, not reconnecting. */
+  bye = conn_send (alice, "lobby", "!disconnect");
+  conn_wait_state (alice, TINCAN_CONNECTION_STATE_FAILED);
+  error = tincan_connection_get_last_error (alice->connection);
+  g_assert_error (error, TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_TERMINAL);
+  g_assert_cmpint (tincan_connection_get_retry_at (alice->connection), ==, 0);
+  g_assert_false (conn_saw_state (alice, TINCAN_CONNECTION_STATE_RECONNECTING));
+  g_assert_cmpuint (child_count_lines (peer, "CONNECT alice"), ==, 1);
+  /* The message the server never answered is still in the outbox. */
+  g_assert_cmpint (tincan_message_get_state (bye), ==, TINCAN_MESSAGE_STATE_QUEUED);
+}
+
+/* A minimal Engine.IO server that opens, accepts the CONNECT and then
+ * says nothing, not even a ping. */
+static void
+on_silent_eio_message (SoupWebsocketConnection *ws,
+                       int                      type,
+                       GBytes                  *message,
+                       gpointer                 user_data)
+{
+  gsize size = 0;
+  const char *data = g_bytes_get_data (message, &size);
+
+  if (size >= 2 && data[0] == '4' && data[1] == '0')
+    soup_websocket_connection_send_text (ws, "40{\"sid\":\"silent-1\"}");
+}
+
+static void
+on_silent_eio (SoupServer              *server,
+               SoupServerMessage       *msg,
+               const char              *path,
+               SoupWebsocketConnection *ws,
+               gpointer                 user_data)
+{
+  GPtrArray *sockets = user_data;
+
+  g_ptr_array_add (sockets, g_object_ref (ws));
+  g_signal_connect (ws, "message", G_CALLBACK (on_silent_eio_message), NULL);
+  soup_websocket_connection_send_text (ws, "0{\"sid\":\"e1\",\"upgrades\":[],"
+                                           "\"pingInterval\":300,\"pingTimeout\":200,"
+                                           "\"maxPayload\":1000000}");
+}
+
+/* The liveness window comes from the open packet (pingInterval +
+ * pingTimeout, here 1 s), not from the profile (heartbeat off here). */
+static void
+test_connection_socketio_heartbeat (void)
+{
+  g_autoptr (SoupServer) server = soup_server_new (NULL, NULL);
+  g_autoptr (GPtrArray) sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Conn) conn = NULL;
+  g_autofree char *url = NULL;
+  GSList *uris;
+  gint64 connected_at;
+  gint64 silence_ms;
+
+  soup_server_add_websocket_handler (server, NULL, NULL, NULL, on_silent_eio, sockets, NULL);
+  soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  url = g_strdup_printf ("ws://127.0.0.1:%d/", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  conn = conn_new ("socketio", NULL, url, "alice", NULL);
+  g_object_set (conn->profile, "heartbeat-interval", 0, NULL);
+  tincan_connection_connect (conn->connection);
+  conn_wait_state (conn, TINCAN_CONNECTION_STATE_CONNECTED);
+  connected_at = g_get_monotonic_time ();
+
+  conn_wait_state (conn, TINCAN_CONNECTION_STATE_RECONNECTING);
+  silence_ms = (g_get_monotonic_time () - connected_at) / 1000;
+  g_test_message ("declared dead after %lld ms of silence", (long long) silence_ms);
+  g_assert_cmpint (silence_ms, >=, 700);
+  g_assert_cmpint (silence_ms, <, 5000);
+  g_assert_error (tincan_connection_get_last_error (conn->connection),
+                  TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_TIMEOUT);
+  tincan_connection_disconnect (conn->connection);
+  soup_server_disconnect (server);
+}
+
+/* jsonrpc: result → delivered, error → failed with the server's words,
+ * no answer → failed after request-timeout-ms, the socket stays up. */
+static void
+test_connection_jsonrpc (void)
+{
+  const char * const options[] = { "request-timeout-ms=300", NULL };
+  g_autoptr (Child) peer = peer_start ("jsonrpc-server.py");
+  g_autoptr (Conn) alice = NULL;
+  g_autoptr (TincanMessage) ok = NULL;
+  g_autoptr (TincanMessage) refused = NULL;
+  g_autoptr (TincanMessage) silent = NULL;
+  g_autoptr (TincanMessage) after = NULL;
+  g_autofree char *url = NULL;
+
+  if (peer == NULL)
+    return;
+
+  url = g_strdup_printf ("ws://127.0.0.1:%u/", peer->port);
+  alice = conn_new ("jsonrpc", options, url, "alice", NULL);
+  tincan_connection_connect (alice->connection);
+  conn_wait_state (alice, TINCAN_CONNECTION_STATE_CONNECTED);
+
+  ok = conn_send (alice, "lobby", "fine");
+  refused = conn_send (alice, "lobby", "!fail");
+  silent = conn_send (alice, "lobby", "!silent");
+  message_wait_state (ok, TINCAN_MESSAGE_STATE_DELIVERED);
+  message_wait_state (refused, TINCAN_MESSAGE_STATE_FAILED);
+  g_assert_cmpstr (tincan_message_get_reason (refused), ==, "Refused by the test server");
+  message_wait_state (silent, TINCAN_MESSAGE_STATE_FAILED);
+  g_assert_nonnull (strstr (tincan_message_get_reason (silent), "300 ms"));
+  g_assert_cmpint (tincan_connection_get_state (alice->connection), ==, TINCAN_CONNECTION_STATE_CONNECTED);
+
+  /* The timer went with the last request; a new one is timed again. */
+  after = conn_send (alice, "lobby", "!silent");
+  message_wait_state (after, TINCAN_MESSAGE_STATE_FAILED);
+  g_assert_cmpuint (tincan_connection_get_queued_count (alice->connection), ==, 0);
 }
 
 /* Malformed input, every dialect */
@@ -2153,11 +2667,17 @@ main (int   argc,
   g_test_add_func ("/dialects/e2e/jsonrpc", test_e2e_jsonrpc);
   g_test_add_func ("/dialects/cli/plain", test_cli_plain);
   g_test_add_func ("/dialects/cli/plain-receive", test_cli_plain_receive);
+  g_test_add_func ("/dialects/cli/unmapped-and-controls", test_cli_unmapped_and_controls);
   g_test_add_func ("/dialects/cli/pubsub", test_cli_pubsub);
   g_test_add_func ("/dialects/cli/socketio-reconnect", test_cli_socketio_reconnect);
   g_test_add_func ("/dialects/cli/socketio-refused", test_cli_socketio_refused);
   g_test_add_func ("/dialects/cli/socketio-server-disconnect", test_cli_socketio_server_disconnect);
   g_test_add_func ("/dialects/cli/jsonrpc", test_cli_jsonrpc);
+  g_test_add_func ("/dialects/connection/plain", test_connection_plain);
+  g_test_add_func ("/dialects/connection/pubsub", test_connection_pubsub);
+  g_test_add_func ("/dialects/connection/socketio", test_connection_socketio);
+  g_test_add_func ("/dialects/connection/socketio-heartbeat", test_connection_socketio_heartbeat);
+  g_test_add_func ("/dialects/connection/jsonrpc", test_connection_jsonrpc);
 
   return g_test_run ();
 }

@@ -189,6 +189,48 @@ test_keyfile (void)
   g_assert_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND);
 }
 
+/* Dialect options survive the keyfile whatever their values hold: list
+ * separators, '=', quotes, newlines, templates. */
+static void
+test_protocol_options (void)
+{
+  g_autoptr (TincanProfile) profile = tincan_profile_new ();
+  g_autoptr (TincanProfile) loaded = NULL;
+  g_autoptr (TincanProfile) copy = NULL;
+  g_autoptr (GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) defaults = NULL;
+  g_auto (GStrv) loaded_options = NULL;
+  g_auto (GStrv) copied_options = NULL;
+  const char * const options[] = {
+    "preset=pubsub",
+    "send-template={\"type\":\"publish\",\"channel\":\"{{room}}\",\"x\":\"a;b,c\"}",
+    "text-pointer=/data/te~1xt",
+    "namespace=/chat; with \\ backslash\nand newline",
+    NULL
+  };
+  guint notified = 0;
+
+  g_object_get (profile, "protocol-options", &defaults, NULL);
+  g_assert_nonnull (defaults);
+  g_assert_null (defaults[0]);
+
+  g_signal_connect (profile, "notify::protocol-options", G_CALLBACK (on_notify), &notified);
+  g_object_set (profile, "protocol-options", options, NULL);
+  g_object_set (profile, "protocol-options", options, NULL);
+  g_assert_cmpuint (notified, ==, 1);
+
+  tincan_profile_save_to_keyfile (profile, keyfile);
+  loaded = tincan_profile_new_from_keyfile (keyfile, tincan_profile_get_id (profile), &error);
+  g_assert_no_error (error);
+  g_object_get (loaded, "protocol-options", &loaded_options, NULL);
+  g_assert_true (g_strv_equal ((const char * const *) loaded_options, options));
+
+  copy = tincan_profile_copy (loaded);
+  g_object_get (copy, "protocol-options", &copied_options, NULL);
+  g_assert_true (g_strv_equal ((const char * const *) copied_options, options));
+}
+
 static void
 test_load_save_all (void)
 {
@@ -244,6 +286,7 @@ main (int   argc,
   g_test_add_func ("/profile/notify", test_notify);
   g_test_add_func ("/profile/validate-url", test_validate_url);
   g_test_add_func ("/profile/keyfile", test_keyfile);
+  g_test_add_func ("/profile/protocol-options", test_protocol_options);
   g_test_add_func ("/profile/load-save-all", test_load_save_all);
 
   return g_test_run ();

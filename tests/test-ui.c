@@ -9,6 +9,8 @@
 
 #include "tincan-conversation-view.h"
 #include "tincan-message-row.h"
+#include "tincan-protocols.h"
+#include "tincan-server-dialog.h"
 #include "tincan-server.h"
 #include "tincan-session.h"
 #include "tincan-util.h"
@@ -786,6 +788,162 @@ test_accessible_labels (Fixture       *fixture,
                    GTK_ACCESSIBLE_PROPERTY_LABEL));
 }
 
+static gboolean
+find_widget (GtkWidget  *widget,
+             const char *label_text,
+             const char *tooltip_part)
+{
+  if (label_text != NULL && GTK_IS_LABEL (widget) &&
+      g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), label_text) == 0 &&
+      gtk_widget_get_visible (widget))
+    return TRUE;
+  if (tooltip_part != NULL && gtk_widget_get_tooltip_text (widget) != NULL &&
+      strstr (gtk_widget_get_tooltip_text (widget), tooltip_part) != NULL &&
+      gtk_widget_get_visible (widget))
+    return TRUE;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (find_widget (child, label_text, tooltip_part))
+      return TRUE;
+
+  return FALSE;
+}
+
+/* Issue #5 in a row: a protocol without acks stops at sent and the row
+ * says why; a frame no mapping matched is shown as unmapped, raw. */
+static void
+test_message_row_dialects (void)
+{
+  GtkWidget *row = g_object_ref_sink (tincan_message_row_new ());
+  g_autoptr (TincanMessage) sent = tincan_message_new_outgoing ("lobby", "alice", "hi");
+  g_autoptr (TincanMessage) unmapped = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
+  g_autoptr (TincanMessage) plain = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
+  GtkLabel *text;
+
+  tincan_message_set_state (sent, TINCAN_MESSAGE_STATE_SENT);
+  tincan_message_row_set_message (TINCAN_MESSAGE_ROW (row), sent);
+  g_assert_cmpstr (tincan_message_row_get_state_name (TINCAN_MESSAGE_ROW (row)), ==, "sent");
+  g_assert_true (find_widget (row, NULL, "no acknowledgements"));
+
+  tincan_message_set_id (unmapped, TINCAN_UNMAPPED_ID_PREFIX "1");
+  tincan_message_set_room (unmapped, "lobby");
+  tincan_message_set_text (unmapped, "Binary frame, 4 bytes: 00 01 fe ff");
+  tincan_message_set_state (unmapped, TINCAN_MESSAGE_STATE_DELIVERED);
+  tincan_message_row_set_message (TINCAN_MESSAGE_ROW (row), unmapped);
+  text = tincan_message_row_get_text_label (TINCAN_MESSAGE_ROW (row));
+  g_assert_true (find_widget (row, "Unmapped frame", NULL));
+  g_assert_cmpstr (gtk_label_get_text (text), ==, "Binary frame, 4 bytes: 00 01 fe ff");
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (text), "monospace"));
+  g_assert_false (find_widget (row, NULL, "no acknowledgements"));
+
+  /* The same row reused for an ordinary message loses the marks. */
+  tincan_message_set_id (plain, "m1");
+  tincan_message_set_sender (plain, "bob");
+  tincan_message_set_text (plain, "hello");
+  tincan_message_row_set_message (TINCAN_MESSAGE_ROW (row), plain);
+  g_assert_false (find_widget (row, "Unmapped frame", NULL));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (text), "monospace"));
+
+  tincan_message_row_set_message (TINCAN_MESSAGE_ROW (row), NULL);
+  g_object_unref (row);
+}
+
+static AdwComboRow *
+find_combo (GtkWidget  *widget,
+            const char *title)
+{
+  if (ADW_IS_COMBO_ROW (widget) &&
+      g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0)
+    return ADW_COMBO_ROW (widget);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwComboRow *found = find_combo (child, title);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+static gboolean
+find_visible_row (GtkWidget  *widget,
+                  const char *title_part)
+{
+  if (ADW_IS_PREFERENCES_ROW (widget) && gtk_widget_get_visible (widget) &&
+      strstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title_part) != NULL)
+    return TRUE;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (find_visible_row (child, title_part))
+      return TRUE;
+
+  return FALSE;
+}
+
+static guint
+combo_index (AdwComboRow *combo,
+             const char  *name)
+{
+  GListModel *model = adw_combo_row_get_model (combo);
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr (GtkStringObject) item = g_list_model_get_item (model, i);
+
+      if (g_str_equal (gtk_string_object_get_string (item), name))
+        return i;
+    }
+
+  g_error ("“%s” is not in the list", name);
+  return 0;
+}
+
+/* The server dialog offers every dialect, and each one's own options. */
+static void
+test_server_dialog_protocols (void)
+{
+  g_autoptr (TincanApplication) app = tincan_application_new ();
+  GtkWidget *dialog = tincan_server_dialog_new (NULL, app, NULL);
+  AdwComboRow *protocol = find_combo (dialog, "Protocol");
+  AdwComboRow *preset = find_combo (dialog, "JSON Mapping");
+  const char * const *names = tincan_protocol_list_names ();
+
+  g_assert_nonnull (protocol);
+  g_assert_nonnull (preset);
+  for (guint i = 0; names[i] != NULL; i++)
+    combo_index (protocol, names[i]);
+  for (guint i = 0; tincan_protocol_json_list_presets ()[i] != NULL; i++)
+    combo_index (preset, tincan_protocol_json_list_presets ()[i]);
+
+  adw_combo_row_set_selected (protocol, combo_index (protocol, "tincan"));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (preset)));
+  g_assert_false (find_visible_row (dialog, "Event to Send"));
+
+  adw_combo_row_set_selected (protocol, combo_index (protocol, "json"));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (preset)));
+
+  adw_combo_row_set_selected (protocol, combo_index (protocol, "socketio"));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (preset)));
+  g_assert_true (find_visible_row (dialog, "Event to Send"));
+  g_assert_true (find_visible_row (dialog, "Event to Receive"));
+  g_assert_true (find_visible_row (dialog, "Namespace"));
+  g_assert_false (find_visible_row (dialog, "JSON-RPC"));
+
+  adw_combo_row_set_selected (protocol, combo_index (protocol, "jsonrpc"));
+  g_assert_true (find_visible_row (dialog, "JSON-RPC Method to Send"));
+  g_assert_false (find_visible_row (dialog, "Event to Send"));
+
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
 static void
 test_first_run (void)
 {
@@ -847,6 +1005,8 @@ main (int   argc,
               fixture_set_up, test_big_room, fixture_tear_down);
   g_test_add ("/ui/accessible-labels", Fixture, &default_options,
               fixture_set_up, test_accessible_labels, fixture_tear_down);
+  g_test_add_func ("/ui/message-row-dialects", test_message_row_dialects);
+  g_test_add_func ("/ui/server-dialog-protocols", test_server_dialog_protocols);
 
   return g_test_run ();
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tincan-core.h"
+#include "tincan-protocols-private.h"
 
 #define EXIT_DELIVERED   0
 #define EXIT_NOT_ALL     1
@@ -44,14 +45,14 @@ static void read_next_line (Cli *cli);
 static void
 emit_event (JsonBuilder *builder)
 {
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
   g_autofree char *text = NULL;
 
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, NULL);
+  /* Not json_generator_to_data(): json-glib 1.6 writes U+001F raw, which
+   * is not JSON; this one escapes every control character. */
+  text = _tincan_json_to_string (root);
   fputs (text, stdout);
   fputc ('\n', stdout);
   fflush (stdout);
@@ -145,8 +146,14 @@ on_message_received (TincanConnection *connection,
                      TincanMessage    *message,
                      Cli              *cli)
 {
-  g_autoptr (JsonBuilder) builder = begin_event ("message");
+  g_autoptr (JsonBuilder) builder = NULL;
   g_autofree char *ts = NULL;
+
+  /* Printed by on_unmapped(); not a chat message. */
+  if (tincan_connection_message_is_unmapped (message))
+    return;
+
+  builder = begin_event ("message");
 
   add_string (builder, "room", tincan_message_get_room (message));
   add_int (builder, "seq", tincan_message_get_seq (message));
@@ -164,6 +171,39 @@ on_message_received (TincanConnection *connection,
   cli->n_received++;
   if (cli->exit_after > 0 && cli->n_received >= cli->exit_after)
     quit (cli, EXIT_DELIVERED);
+}
+
+/* A frame the dialect could not map: shown, never dropped. */
+static void
+on_unmapped (TincanConnection *connection,
+             TincanMessage    *message,
+             GBytes           *payload,
+             gboolean          binary,
+             Cli              *cli)
+{
+  g_autoptr (JsonBuilder) builder = begin_event ("unmapped");
+  gsize size = 0;
+  const guint8 *data = payload != NULL ? g_bytes_get_data (payload, &size) : NULL;
+
+  add_string (builder, "room", tincan_message_get_room (message));
+  json_builder_set_member_name (builder, "binary");
+  json_builder_add_boolean_value (builder, binary);
+  add_int (builder, "size", (gint64) size);
+  if (binary || data == NULL || !g_utf8_validate_len ((const char *) data, size, NULL))
+    {
+      g_autoptr (GString) hex = g_string_sized_new (size * 2 + 1);
+
+      for (gsize i = 0; i < size; i++)
+        g_string_append_printf (hex, "%02x", data[i]);
+      add_string (builder, "hex", hex->str);
+    }
+  else
+    {
+      g_autofree char *text = g_strndup ((const char *) data, size);
+
+      add_string (builder, "text", text);
+    }
+  emit_event (builder);
 }
 
 static void
@@ -436,13 +476,23 @@ main (int   argc,
   g_auto (GStrv) headers = NULL;
   g_auto (GStrv) subprotocols = NULL;
   g_auto (GStrv) rest = NULL;
+  g_auto (GStrv) options = NULL;
+  g_autofree char *preset = NULL;
+  g_autofree char *send_event = NULL;
+  g_autofree char *receive_event = NULL;
+  g_autoptr (GStrvBuilder) options_builder = g_strv_builder_new ();
+  g_auto (GStrv) protocol_options = NULL;
   int heartbeat = -1;
   int drain_timeout = 0;
   int exit_after = 0;
   const char *rooms[2] = { NULL, NULL };
   Cli cli = { 0 };
   GOptionEntry entries[] = {
-    { "protocol", 'p', 0, G_OPTION_ARG_STRING, &protocol, "Backend dialect (default tincan)", "NAME" },
+    { "protocol", 'p', 0, G_OPTION_ARG_STRING, &protocol, "Backend dialect: tincan (default), plain, json, socketio, jsonrpc", "NAME" },
+    { "preset", 0, 0, G_OPTION_ARG_STRING, &preset, "json: a preset mapping (auto, text-user, message-username, data, pubsub)", "NAME" },
+    { "send-event", 0, 0, G_OPTION_ARG_STRING, &send_event, "socketio: the event to send messages with (default message)", "NAME" },
+    { "receive-event", 0, 0, G_OPTION_ARG_STRING, &receive_event, "socketio: the event messages arrive with (default message)", "NAME" },
+    { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &options, "A dialect option (repeatable), e.g. namespace=/chat", "KEY=VALUE" },
     { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "User name (default: the login name)", "NAME" },
     { "room", 'r', 0, G_OPTION_ARG_STRING, &room, "Room to send to (default lobby)", "ROOM" },
     { "token", 't', 0, G_OPTION_ARG_STRING, &token, "Authentication token", "TOKEN" },
@@ -481,7 +531,43 @@ main (int   argc,
     protocol = g_strdup ("tincan");
   protocol_check = tincan_protocol_new_for_name (protocol, &error);
   if (protocol_check == NULL)
-    return usage_error ("unknown protocol “%s”", protocol);
+    {
+      g_autofree char *known = g_strjoinv (", ", (char **) tincan_protocol_list_names ());
+
+      return usage_error ("unknown protocol “%s” (known: %s)", protocol, known);
+    }
+  g_clear_object (&protocol_check);
+
+  {
+    const char *named[][2] = {
+      { "preset", preset }, { "send-event", send_event }, { "receive-event", receive_event },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (named); i++)
+      if (named[i][1] != NULL)
+        {
+          g_autofree char *option = g_strconcat (named[i][0], "=", named[i][1], NULL);
+
+          g_strv_builder_add (options_builder, option);
+        }
+  }
+  for (guint i = 0; options != NULL && options[i] != NULL; i++)
+    {
+      const char *eq = strchr (options[i], '=');
+
+      if (eq == NULL || eq == options[i])
+        return usage_error ("--option must look like KEY=VALUE, not “%s”", options[i]);
+      g_strv_builder_add (options_builder, options[i]);
+    }
+  protocol_options = g_strv_builder_end (options_builder);
+
+  /* The dialect with its options, as the connection will build it: a bad
+   * preset, key or value is a usage error now, not a failed state later. */
+  protocol_check = tincan_protocol_new_with_options (protocol,
+                                                     (const char * const *) protocol_options,
+                                                     &error);
+  if (protocol_check == NULL)
+    return usage_error ("%s", error->message);
 
   if (heartbeat < -1 || heartbeat > 24 * 3600)
     return usage_error ("--heartbeat must be between 0 and 86400");
@@ -512,6 +598,7 @@ main (int   argc,
   tincan_profile_set_protocol (profile, protocol);
   tincan_profile_set_user (profile, user);
   tincan_profile_set_rooms (profile, rooms);
+  g_object_set (profile, "protocol-options", protocol_options, NULL);
   if (headers != NULL)
     g_object_set (profile, "headers", headers, NULL);
   if (subprotocols != NULL)
@@ -524,7 +611,14 @@ main (int   argc,
                                      TINCAN_PROTOCOL_FLAG_WELCOME)
                                     ? TINCAN_AUTH_HELLO : TINCAN_AUTH_BEARER);
 
-  store_path = store_path_for (data_dir, rest[0], user, protocol);
+  {
+    /* Another mapping is another conversation: its own outbox. */
+    g_autofree char *joined = g_strjoinv ("\n", protocol_options);
+    g_autofree char *dialect = g_strconcat (protocol, "\n", joined, NULL);
+
+    store_path = store_path_for (data_dir, rest[0], user,
+                                 protocol_options[0] != NULL ? dialect : protocol);
+  }
   cli.store = tincan_store_new (store_path, &error);
   if (cli.store == NULL)
     {
@@ -560,6 +654,7 @@ main (int   argc,
   g_signal_connect (cli.connection, "notify::queued-count", G_CALLBACK (on_queued_count), &cli);
   g_signal_connect (cli.connection, "message-received", G_CALLBACK (on_message_received), &cli);
   g_signal_connect (cli.connection, "message-updated", G_CALLBACK (on_message_updated), &cli);
+  g_signal_connect (cli.connection, "unmapped", G_CALLBACK (on_unmapped), &cli);
   g_signal_connect (cli.connection, "resumed", G_CALLBACK (on_resumed), &cli);
   g_signal_connect (cli.connection, "error", G_CALLBACK (on_error), &cli);
   g_signal_connect (cli.store, "committed", G_CALLBACK (on_committed), &cli);

@@ -10,6 +10,7 @@
 #include "tincan-connection-private.h"
 #include "tincan-connection-raw.h"
 #include "tincan-core-enums.h"
+#include "tincan-protocols.h"
 #include "tincan-util.h"
 
 /* One WebSocket to one server profile.
@@ -51,6 +52,8 @@ struct _TincanConnection
   GNetworkMonitor         *monitor;
   TincanBackoff           *backoff;
   TincanProtocol          *protocol;
+  char                    *protocol_name;    /* what @protocol was built from */
+  GStrv                    protocol_options;
   SoupSession             *session;
   GCancellable            *life_cancellable;
 
@@ -87,6 +90,8 @@ struct _TincanConnection
   guint                    watchdog_source;
   guint                    heartbeat_source;
   guint                    pump_source;
+  guint                    expire_source;
+  guint                    welcome_heartbeat; /* s, the dialect's liveness window; 0 = the profile's */
   gint64                   last_rx_us;
   gint64                   probe_deadline_us;
   gint64                   probe_start_us;
@@ -158,6 +163,7 @@ enum
   RESUMED,
   FRAME,
   ERROR,
+  UNMAPPED,
   N_SIGNALS
 };
 
@@ -381,6 +387,7 @@ stop_liveness (TincanConnection *self)
 {
   g_clear_handle_id (&self->watchdog_source, g_source_remove);
   g_clear_handle_id (&self->heartbeat_source, g_source_remove);
+  g_clear_handle_id (&self->expire_source, g_source_remove);
   self->probe_deadline_us = 0;
   self->probe_start_us = 0;
   self->ping_sent_us = 0;
@@ -486,6 +493,11 @@ liveness_window_us (TincanConnection *self)
   guint interval = profile_uint (self, "heartbeat-interval");
   guint timeout = profile_uint (self, "heartbeat-timeout");
 
+  /* A dialect whose server drives the heartbeat (Socket.IO's pingInterval
+   * + pingTimeout) knows the window better than the profile. */
+  if (self->welcome_heartbeat > 0)
+    return (gint64) self->welcome_heartbeat * G_USEC_PER_SEC;
+
   if (interval == 0)
     return 0;
 
@@ -561,8 +573,9 @@ watchdog_cb (gpointer user_data)
     }
 
   /* Alive but not acknowledging: a message the server lost must not stay
-   * in "sending" forever. A new socket re-sends it (same cid). */
-  if (window != 0 && self->inflight.length > 0)
+   * in "sending" forever. A new socket re-sends it (same cid). Unless the
+   * dialect times its requests out itself (JSON-RPC): then it fails them. */
+  if (window != 0 && self->inflight.length > 0 && self->expire_source == 0)
     {
       TincanMessage *oldest = g_queue_peek_head (&self->inflight);
       gint64 sent_ms = (gint64) GPOINTER_TO_SIZE (g_object_get_qdata (G_OBJECT (oldest),
@@ -874,6 +887,63 @@ requeue_inflight (TincanConnection *self)
     }
 }
 
+static void handle_frame (TincanConnection  *self,
+                          const TincanFrame *frame);
+
+/* JSON-RPC requests time out in the dialect; a timer asks it which did,
+ * only while requests are outstanding. */
+static gboolean
+expire_cb (gpointer user_data)
+{
+  TincanConnection *self = user_data;
+  g_autoptr (GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify) tincan_frame_free);
+  gboolean keep = TRUE;
+
+  if (self->ws == NULL || self->inflight.length == 0 ||
+      !TINCAN_IS_PROTOCOL_JSONRPC (self->protocol))
+    {
+      self->expire_source = 0;
+      return G_SOURCE_REMOVE;
+    }
+
+  tincan_protocol_jsonrpc_expire (TINCAN_PROTOCOL_JSONRPC (self->protocol),
+                                  tincan_now_ms (), frames);
+
+  g_object_ref (self);
+  for (guint i = 0; i < frames->len; i++)
+    handle_frame (self, g_ptr_array_index (frames, i));
+
+  /* Handling the frames may have stopped the timer (socket gone). */
+  if (self->expire_source == 0)
+    keep = FALSE;
+  else if (self->ws == NULL || self->inflight.length == 0)
+    {
+      self->expire_source = 0;
+      keep = FALSE;
+    }
+  g_object_unref (self);
+
+  return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static void
+arm_expiry (TincanConnection *self)
+{
+  guint timeout_ms = 0;
+
+  if (self->expire_source != 0 || self->inflight.length == 0 ||
+      !TINCAN_IS_PROTOCOL_JSONRPC (self->protocol))
+    return;
+
+  g_object_get (self->protocol, "request-timeout-ms", &timeout_ms, NULL);
+  if (timeout_ms == 0)
+    return;
+
+  self->expire_source = g_timeout_add (CLAMP (timeout_ms / 4, 50, 1000), expire_cb, self);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->expire_source),
+                            "[tincan] request timeouts");
+}
+
 static gboolean
 pump_cb (gpointer user_data)
 {
@@ -936,6 +1006,7 @@ pump_cb (gpointer user_data)
                               GSIZE_TO_POINTER ((gsize) (g_get_monotonic_time () / 1000)));
           g_queue_push_tail (&self->inflight, g_object_ref (message));
           g_signal_emit (self, signals[MESSAGE_UPDATED], 0, message);
+          arm_expiry (self);
         }
       else
         {
@@ -1002,23 +1073,37 @@ handle_own_echo (TincanConnection  *self,
     }
 }
 
+/* Where a frame with no room goes: the backend has no notion of rooms
+ * (plain, most Socket.IO and JSON-RPC chats), so it is the profile's
+ * first room, or the first one joined later, or "lobby". */
+static const char *
+default_room (TincanConnection *self)
+{
+  const char * const *rooms = tincan_profile_get_rooms (self->profile);
+
+  if (rooms != NULL && rooms[0] != NULL && *rooms[0] != '\0')
+    return rooms[0];
+  if (self->extra_rooms->len > 0)
+    return g_ptr_array_index (self->extra_rooms, 0);
+
+  return "lobby";
+}
+
 static void
 handle_message (TincanConnection  *self,
                 const TincanFrame *frame)
 {
   g_autoptr (TincanMessage) message = NULL;
+  const char *room = frame->room != NULL ? frame->room : default_room (self);
   TincanMessage *own;
   gint64 *slot;
-
-  if (frame->room == NULL)
-    return;
 
   if (frame->cid != NULL)
     {
       /* The echo of a message of ours: it updates the local one. */
       if ((own = g_hash_table_lookup (self->pending, frame->cid)) != NULL)
         {
-          note_seq (self, frame->room, frame->seq);
+          note_seq (self, room, frame->seq);
           mark_delivered (self, own, frame);
           forget_awaiting_echo (self, frame->cid);
           return;
@@ -1026,7 +1111,7 @@ handle_message (TincanConnection  *self,
 
       if ((own = g_hash_table_lookup (self->awaiting_echo, frame->cid)) != NULL)
         {
-          note_seq (self, frame->room, frame->seq);
+          note_seq (self, room, frame->seq);
           handle_own_echo (self, own, frame);
           forget_awaiting_echo (self, frame->cid);
           return;
@@ -1039,24 +1124,24 @@ handle_message (TincanConnection  *self,
 
           if (stored != NULL && tincan_message_is_outgoing (stored))
             {
-              note_seq (self, frame->room, frame->seq);
+              note_seq (self, room, frame->seq);
               handle_own_echo (self, stored, frame);
               return;
             }
         }
     }
 
-  slot = last_seq_slot (self, frame->room);
+  slot = last_seq_slot (self, room);
   if (frame->seq > 0 && frame->seq <= *slot)
     {
-      g_debug ("duplicate message %s #%" G_GINT64_FORMAT " ignored", frame->room, frame->seq);
+      g_debug ("duplicate message %s #%" G_GINT64_FORMAT " ignored", room, frame->seq);
       return;
     }
   if (frame->seq > 0)
     *slot = frame->seq;
 
   message = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
-  tincan_message_set_room (message, frame->room);
+  tincan_message_set_room (message, room);
   tincan_message_set_id (message, frame->id);
   tincan_message_set_cid (message, frame->cid);
   tincan_message_set_sender (message, frame->user);
@@ -1067,6 +1152,53 @@ handle_message (TincanConnection  *self,
   tincan_message_set_state (message, TINCAN_MESSAGE_STATE_DELIVERED);
   tincan_store_save (self->store, message);
 
+  g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, message);
+}
+
+/* A frame the dialect maps to nothing: kept as an incoming message, shown
+ * as unmapped (tincan_connection_message_is_unmapped()), never dropped. */
+static void
+handle_unmapped (TincanConnection  *self,
+                 const TincanFrame *frame)
+{
+  g_autoptr (TincanMessage) message = NULL;
+  g_autofree char *uuid = tincan_uuid_new ();
+  g_autofree char *id = g_strconcat (TINCAN_UNMAPPED_ID_PREFIX, uuid, NULL);
+  g_autofree char *text = NULL;
+  gsize size = 0;
+  const guint8 *data = NULL;
+
+  if (frame->raw != NULL)
+    data = g_bytes_get_data (frame->raw, &size);
+
+  if (frame->binary || (size > 0 && memchr (data, '\0', size) != NULL))
+    {
+      g_autoptr (GString) hex = g_string_new (NULL);
+      gsize shown = MIN (size, 32);
+
+      for (gsize i = 0; i < shown; i++)
+        g_string_append_printf (hex, i == 0 ? "%02x" : " %02x", data[i]);
+      if (shown < size)
+        g_string_append (hex, " …");
+
+      text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                           "Binary frame, %lu byte: %s",
+                                           "Binary frame, %lu bytes: %s",
+                                           (gulong) size),
+                              (unsigned long) size, hex->str);
+    }
+  else
+    text = g_utf8_make_valid (size > 0 ? (const char *) data : "", size);
+
+  message = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
+  tincan_message_set_room (message, frame->room != NULL ? frame->room : default_room (self));
+  tincan_message_set_id (message, id);
+  tincan_message_set_text (message, text);
+  tincan_message_set_local_timestamp (message, tincan_now_ms ());
+  tincan_message_set_state (message, TINCAN_MESSAGE_STATE_DELIVERED);
+  tincan_store_save (self->store, message);
+
+  g_signal_emit (self, signals[UNMAPPED], 0, message, frame->raw, frame->binary);
   g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, message);
 }
 
@@ -1122,6 +1254,10 @@ established (TincanConnection   *self,
         if (transmit_simple (self, TINCAN_FRAME_JOIN, room))
           g_strv_builder_add (builder, room);
       }
+  else if (welcomed_rooms == NULL)
+    /* No rooms on the wire: the profile's rooms are where messages go. */
+    for (guint i = 0; i < wanted->len; i++)
+      g_strv_builder_add (builder, g_ptr_array_index (wanted, i));
 
   if (self->ws == NULL)
     return;
@@ -1136,6 +1272,51 @@ established (TincanConnection   *self,
   schedule_pump (self);
 }
 
+static void release_socket (TincanConnection *self,
+                            gushort           code,
+                            const char       *reason);
+static void fail           (TincanConnection *self,
+                            GError           *error);
+
+/* An error that ends the session for good: a Socket.IO CONNECT_ERROR or
+ * server-side disconnect, an authentication refusal. (tincan.v1 follows
+ * its unauthorized error with close code 4001, which says the same.) */
+static gboolean
+is_terminal_error (TincanConnection  *self,
+                   const TincanFrame *frame)
+{
+  if (frame->cid != NULL || frame->code == NULL || TINCAN_IS_PROTOCOL_V1 (self->protocol))
+    return FALSE;
+
+  return g_str_equal (frame->code, "connect_error") ||
+         g_str_equal (frame->code, "unauthorized") ||
+         g_str_equal (frame->code, "server_disconnect");
+}
+
+static void
+fail_terminal (TincanConnection  *self,
+               const TincanFrame *frame)
+{
+  const char *why = frame->message != NULL && *frame->message != '\0' ? frame->message
+                                                                        : frame->code;
+  GError *error;
+
+  error = g_error_new (TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_TERMINAL,
+                       _("The server ended the session: %s"), why);
+  g_debug ("terminal error from the server (%s), not reconnecting", frame->code);
+
+  self->generation++;
+  stop_liveness (self);
+  g_clear_handle_id (&self->pump_source, g_source_remove);
+  release_socket (self, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  self->established = FALSE;
+  g_clear_error (&self->socket_error);
+  tincan_protocol_reset (self->protocol);
+  tincan_backoff_disconnected (self->backoff, g_get_monotonic_time ());
+  requeue_inflight (self);
+  fail (self, error);
+}
+
 static void
 handle_frame (TincanConnection  *self,
               const TincanFrame *frame)
@@ -1145,6 +1326,12 @@ handle_frame (TincanConnection  *self,
   switch (frame->type)
     {
     case TINCAN_FRAME_WELCOME:
+      if (frame->heartbeat > 0 && !TINCAN_IS_PROTOCOL_V1 (self->protocol) &&
+          self->welcome_heartbeat != (guint) frame->heartbeat)
+        {
+          self->welcome_heartbeat = (guint) frame->heartbeat;
+          arm_watchdog (self);
+        }
       set_string_prop (self, &self->user, frame->user, PROP_USER);
       set_string_prop (self, &self->session_id, frame->session, PROP_SESSION);
       if (self->established)
@@ -1199,6 +1386,10 @@ handle_frame (TincanConnection  *self,
           mark_failed (self, message, reason != NULL ? reason : _("Rejected by the server"));
           report_error (self, error);
         }
+      else if (is_terminal_error (self, frame))
+        {
+          fail_terminal (self, frame);
+        }
       else
         {
           g_autoptr (GError) error = NULL;
@@ -1224,7 +1415,7 @@ handle_frame (TincanConnection  *self,
       break;
 
     case TINCAN_FRAME_UNMAPPED:
-      /* Shown by the inspector through the frame signal; nothing to do. */
+      handle_unmapped (self, frame);
       break;
 
     case TINCAN_FRAME_INVALID:
@@ -1538,6 +1729,7 @@ open_socket (TincanConnection        *self,
 
   tincan_protocol_reset (self->protocol);
   self->established = FALSE;
+  self->welcome_heartbeat = 0;
   start_liveness (self);
 
   hello = tincan_frame_new (TINCAN_FRAME_HELLO);
@@ -1680,6 +1872,7 @@ build_url (TincanConnection *self,
   g_autofree char *param = NULL;
   g_autofree char *escaped = NULL;
   g_autofree char *query = NULL;
+  g_autofree char *joined = NULL;
   GError *local_error = NULL;
 
   if (!tincan_profile_validate_url (url, &local_error))
@@ -1691,7 +1884,8 @@ build_url (TincanConnection *self,
     }
 
   if (tincan_profile_get_auth_method (self->profile) != TINCAN_AUTH_QUERY || token == NULL)
-    return g_strdup (url);
+    return self->protocol != NULL ? tincan_protocol_adjust_url (self->protocol, url)
+                                  : g_strdup (url);
 
   uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
   g_object_get (self->profile, "auth-param", &param, NULL);
@@ -1705,24 +1899,62 @@ build_url (TincanConnection *self,
                             g_uri_get_scheme (uri), g_uri_get_userinfo (uri),
                             g_uri_get_host (uri), g_uri_get_port (uri),
                             g_uri_get_path (uri), query, g_uri_get_fragment (uri));
-  return g_uri_to_string (with_token);
+  joined = g_uri_to_string (with_token);
+
+  return self->protocol != NULL ? tincan_protocol_adjust_url (self->protocol, joined)
+                                : g_steal_pointer (&joined);
 }
 
+static gboolean
+strv_equal0 (const char * const *a,
+             const char * const *b)
+{
+  if (a == NULL || b == NULL)
+    return (a == NULL || a[0] == NULL) && (b == NULL || b[0] == NULL);
+
+  return g_strv_equal (a, b);
+}
+
+/* (Re)builds the dialect from the profile's protocol and options when they
+ * changed since it was built; never while a socket uses it. */
 static gboolean
 ensure_protocol (TincanConnection *self,
                  GError          **error)
 {
   const char *name = tincan_profile_get_protocol (self->profile);
+  g_auto (GStrv) options = NULL;
+  g_autoptr (GError) local_error = NULL;
 
-  if (self->protocol != NULL && g_strcmp0 (tincan_protocol_get_name (self->protocol), name) == 0)
+  g_object_get (self->profile, "protocol-options", &options, NULL);
+
+  if (self->protocol != NULL && g_strcmp0 (self->protocol_name, name) == 0 &&
+      strv_equal0 ((const char * const *) self->protocol_options, (const char * const *) options))
     return TRUE;
 
-  if (self->protocol != NULL && g_strcmp0 (name, "tincan") == 0 &&
-      TINCAN_IS_PROTOCOL_V1 (self->protocol))
-    return TRUE;
+  g_assert (self->ws == NULL);
 
   g_clear_object (&self->protocol);
-  self->protocol = tincan_protocol_new_for_name (name, error);
+  g_clear_pointer (&self->protocol_name, g_free);
+  g_clear_pointer (&self->protocol_options, g_strfreev);
+
+  self->protocol = tincan_protocol_new_with_options (name, (const char * const *) options,
+                                                     &local_error);
+  if (self->protocol != NULL)
+    {
+      self->protocol_name = g_strdup (name);
+      self->protocol_options = g_steal_pointer (&options);
+    }
+  else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+    {
+      g_set_error (error, TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_PROTOCOL,
+                   _("The options of the “%s” protocol are not valid: %s"),
+                   name, local_error->message);
+    }
+  else
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+    }
+
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROTOCOL]);
   return self->protocol != NULL;
 }
@@ -1981,6 +2213,23 @@ on_profile_url_changed (TincanProfile *profile,
   g_object_notify_by_pspec (G_OBJECT (user_data), properties[PROP_URL]);
 }
 
+/* A new dialect or new options: rebuilt now if no socket uses the current
+ * one, else at the next attempt (start_attempt() calls ensure_protocol()). */
+static void
+on_profile_protocol_changed (TincanProfile *profile,
+                             GParamSpec    *pspec,
+                             gpointer       user_data)
+{
+  TincanConnection *self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (self->ws != NULL || self->attempt_cancellable != NULL)
+    return;
+
+  if (!ensure_protocol (self, &error))
+    g_debug ("%s", error->message);
+}
+
 static void
 tincan_connection_constructed (GObject *object)
 {
@@ -2005,9 +2254,12 @@ tincan_connection_constructed (GObject *object)
   g_signal_connect_object (self->profile, "notify::url",
                            G_CALLBACK (on_profile_url_changed), self, 0);
 
-  self->protocol = tincan_protocol_new_for_name (tincan_profile_get_protocol (self->profile),
-                                                 &error);
-  if (self->protocol == NULL)
+  g_signal_connect_object (self->profile, "notify::protocol",
+                           G_CALLBACK (on_profile_protocol_changed), self, 0);
+  g_signal_connect_object (self->profile, "notify::protocol-options",
+                           G_CALLBACK (on_profile_protocol_changed), self, 0);
+
+  if (!ensure_protocol (self, &error))
     {
       g_debug ("%s", error->message);
       g_clear_error (&error);
@@ -2101,6 +2353,8 @@ tincan_connection_finalize (GObject *object)
   g_clear_pointer (&self->rooms, g_strfreev);
   g_clear_pointer (&self->extra_rooms, g_ptr_array_unref);
   g_clear_pointer (&self->hello_token, g_free);
+  g_clear_pointer (&self->protocol_name, g_free);
+  g_clear_pointer (&self->protocol_options, g_strfreev);
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->awaiting_echo, g_hash_table_unref);
   g_clear_pointer (&self->last_seq, g_hash_table_unref);
@@ -2245,6 +2499,10 @@ tincan_connection_class_init (TincanConnectionClass *klass)
   signals[ERROR] =
     g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[UNMAPPED] =
+    g_signal_new ("unmapped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  TINCAN_TYPE_MESSAGE, G_TYPE_BYTES, G_TYPE_BOOLEAN);
 }
 
 static void
@@ -2805,6 +3063,14 @@ tincan_connection_close_with (TincanConnection *self,
    * what comes next, as for a close from the server. */
   soup_websocket_connection_close (self->ws, code, reason);
   return TRUE;
+}
+
+gboolean
+tincan_connection_message_is_unmapped (TincanMessage *message)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE (message), FALSE);
+
+  return g_str_has_prefix (tincan_message_get_id (message) ?: "", TINCAN_UNMAPPED_ID_PREFIX);
 }
 
 const char *

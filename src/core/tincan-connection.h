@@ -87,6 +87,21 @@ G_DECLARE_FINAL_TYPE (TincanConnection, tincan_connection, TINCAN, CONNECTION, G
  *                    payload secrets are NOT masked here (the inspector masks).
  *   error            (GError *)         a reported problem that did not change
  *                                       state (bad frame, rejected message…)
+ *   unmapped         (TincanMessage *, GBytes *payload, gboolean binary)
+ *                                       an incoming frame the dialect maps to
+ *                                       nothing; it is also kept as a message
+ *                                       (see tincan_connection_message_is_unmapped())
+ *                                       and emitted on message-received.
+ *
+ * Dialects (issue #5): the protocol is built from the profile's protocol
+ * and protocol-options, again when they change (at once when no socket
+ * is open, else at the next attempt); the URL goes through
+ * tincan_protocol_adjust_url(). A MESSAGE frame with no room goes to the
+ * profile's first room. An ERROR frame with no cid and code
+ * connect_error, unauthorized or server_disconnect (other dialects than
+ * tincan.v1) is terminal: state failed with the server's message in
+ * last-error, no reconnect. A WELCOME heartbeat from such a dialect is its
+ * liveness window (seconds). JSON-RPC requests time out while outstanding.
  */
 TincanConnection     *tincan_connection_new              (TincanProfile        *profile,
                                                           TincanStore          *store);
@@ -140,5 +155,11 @@ const char           *tincan_connection_get_protocol_name (TincanConnection    *
 const char           *tincan_connection_get_user         (TincanConnection     *self);
 const char * const   *tincan_connection_get_rooms        (TincanConnection     *self);
 const char           *tincan_connection_state_to_string  (TincanConnectionState state);
+
+/* An unmapped frame kept as an incoming message: its id starts with this
+ * prefix, it has no sender, and its text is the frame's text or, for a
+ * binary frame, "Binary frame, N bytes: " and a hex preview. */
+#define TINCAN_UNMAPPED_ID_PREFIX "unmapped:"
+gboolean              tincan_connection_message_is_unmapped (TincanMessage *message);
 
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include "tincan-message.h"
 #include "tincan-profile.h"
 #include "tincan-protocol.h"
+#include "tincan-protocols.h"
 #include "tincan-store.h"
 #include "tincan-timeline.h"
 #include "tincan-util.h"

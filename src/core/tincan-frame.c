@@ -1427,8 +1427,8 @@ get_int (Ctx    *c,
   if (v->kind == VAL_BIGINT || v->num < min || v->num > max)
     {
       g_set_error (c->error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_VALUE,
-                   _("field “%s” in “%s” is out of range (%" G_GINT64_FORMAT " to %" G_GINT64_FORMAT ")"),
-                   fields[field].name, c->type_name, min, max);
+                   _("field “%s” in “%s” is out of range (%lld to %lld)"),
+                   fields[field].name, c->type_name, (long long) min, (long long) max);
       return FALSE;
     }
 
@@ -1742,16 +1742,16 @@ tincan_v1_decode (const char  *data,
   if (length > TINCAN_V1_MAX_SIZE)
     {
       g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_TOO_LARGE,
-                   _("frame of %" G_GSIZE_FORMAT " bytes is over the limit of %d bytes"),
-                   length, TINCAN_V1_MAX_SIZE);
+                   _("frame of %lu bytes is over the limit of %d bytes"),
+                   (unsigned long) length, TINCAN_V1_MAX_SIZE);
       return NULL;
     }
 
   if (!g_utf8_validate_len (data, length, &bad))
     {
       g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_UTF8,
-                   _("frame is not valid UTF-8 (at byte %" G_GSIZE_FORMAT ")"),
-                   (gsize) (bad - data));
+                   _("frame is not valid UTF-8 (at byte %lu)"),
+                   (unsigned long) (bad - data));
       return NULL;
     }
 
@@ -1778,8 +1778,8 @@ tincan_v1_decode (const char  *data,
     {
       if (s.code == TINCAN_PROTOCOL_ERROR_INVALID_JSON)
         g_set_error (error, TINCAN_PROTOCOL_ERROR, s.code,
-                     _("invalid JSON at byte %" G_GSIZE_FORMAT ": %s"),
-                     s.offset, _(s.problem));
+                     _("invalid JSON at byte %lu: %s"),
+                     (unsigned long) s.offset, _(s.problem));
       else
         g_set_error (error, TINCAN_PROTOCOL_ERROR, s.code,
                      _("frame is %s (limit %d levels)"), _(s.problem), TINCAN_V1_MAX_DEPTH);

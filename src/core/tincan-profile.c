@@ -25,6 +25,7 @@ struct _TincanProfile
   char            *auth_param;
   GStrv            headers;
   GStrv            subprotocols;
+  GStrv            protocol_options;
   char            *origin;
   gboolean         deflate;
   GStrv            rooms;
@@ -56,6 +57,7 @@ enum
   PROP_AUTH_PARAM,
   PROP_HEADERS,
   PROP_SUBPROTOCOLS,
+  PROP_PROTOCOL_OPTIONS,
   PROP_ORIGIN,
   PROP_DEFLATE,
   PROP_ROOMS,
@@ -153,6 +155,7 @@ tincan_profile_finalize (GObject *object)
   g_clear_pointer (&self->auth_param, g_free);
   g_clear_pointer (&self->headers, g_strfreev);
   g_clear_pointer (&self->subprotocols, g_strfreev);
+  g_clear_pointer (&self->protocol_options, g_strfreev);
   g_clear_pointer (&self->origin, g_free);
   g_clear_pointer (&self->rooms, g_strfreev);
   g_clear_pointer (&self->terminal_codes, g_strfreev);
@@ -180,6 +183,7 @@ tincan_profile_get_property (GObject    *object,
     case PROP_AUTH_PARAM: g_value_set_string (value, self->auth_param); break;
     case PROP_HEADERS: g_value_set_boxed (value, self->headers); break;
     case PROP_SUBPROTOCOLS: g_value_set_boxed (value, self->subprotocols); break;
+    case PROP_PROTOCOL_OPTIONS: g_value_set_boxed (value, self->protocol_options); break;
     case PROP_ORIGIN: g_value_set_string (value, self->origin); break;
     case PROP_DEFLATE: g_value_set_boolean (value, self->deflate); break;
     case PROP_ROOMS: g_value_set_boxed (value, self->rooms); break;
@@ -238,6 +242,9 @@ tincan_profile_set_property (GObject      *object,
       break;
     case PROP_SUBPROTOCOLS:
       set_strv (self, &self->subprotocols, g_value_get_boxed (value), prop_id);
+      break;
+    case PROP_PROTOCOL_OPTIONS:
+      set_strv (self, &self->protocol_options, g_value_get_boxed (value), prop_id);
       break;
     case PROP_ORIGIN:
       set_string (self, &self->origin, g_value_get_string (value), prop_id);
@@ -322,6 +329,8 @@ tincan_profile_class_init (TincanProfileClass *klass)
   properties[PROP_HEADERS] = g_param_spec_boxed ("headers", NULL, NULL, G_TYPE_STRV, rw);
   properties[PROP_SUBPROTOCOLS] =
     g_param_spec_boxed ("subprotocols", NULL, NULL, G_TYPE_STRV, rw);
+  properties[PROP_PROTOCOL_OPTIONS] =
+    g_param_spec_boxed ("protocol-options", NULL, NULL, G_TYPE_STRV, rw);
   properties[PROP_ORIGIN] = g_param_spec_string ("origin", NULL, NULL, NULL, rw);
   properties[PROP_DEFLATE] = g_param_spec_boolean ("deflate", NULL, NULL, FALSE, rw);
   properties[PROP_ROOMS] = g_param_spec_boxed ("rooms", NULL, NULL, G_TYPE_STRV, rw);
@@ -362,6 +371,7 @@ tincan_profile_init (TincanProfile *self)
   self->auth_param = g_strdup ("token");
   self->headers = g_new0 (char *, 1);
   self->subprotocols = g_new0 (char *, 1);
+  self->protocol_options = g_new0 (char *, 1);
   self->rooms = g_strdupv ((char **) default_rooms);
   self->heartbeat_interval = 20;
   self->heartbeat_timeout = 10;
@@ -690,7 +700,7 @@ tincan_profile_new_from_keyfile (GKeyFile   *keyfile,
 
           if (local_error == NULL && (v < uspec->minimum || v > uspec->maximum))
             g_set_error (&local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                         _("The value %" G_GUINT64_FORMAT " is out of range."), v);
+                         _("The value %llu is out of range."), (unsigned long long) v);
           g_value_set_uint (&value, (guint) v);
         }
       else if (G_VALUE_HOLDS_ENUM (&value))

@@ -21,6 +21,8 @@ G_DECLARE_FINAL_TYPE (TincanProfile, tincan_profile, TINCAN, PROFILE, GObject)
  *   id (string, stable UUID, set at creation), name, url, protocol
  *   (default "tincan"), user, auth-method, auth-param, headers (GStrv of
  *   "Name: value"), subprotocols (GStrv; empty = the protocol's own),
+ *   protocol-options (GStrv of "key=value": the dialect's options, see
+ *   tincan_protocol_new_with_options() in tincan-protocols.h),
  *   origin, deflate (bool), rooms (GStrv, rooms to join; default {"lobby"}),
  *   heartbeat-interval (uint s, default 20), heartbeat-timeout (uint s,
  *   default 10), reconnect-base-ms (500), reconnect-cap-ms (30000),

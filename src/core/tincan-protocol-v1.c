@@ -115,8 +115,8 @@ tincan_protocol_v1_decode (TincanProtocol  *protocol,
   if (binary)
     {
       g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_BINARY,
-                   _("tincan.v1 uses text frames; got a binary frame of %" G_GSIZE_FORMAT " bytes"),
-                   g_bytes_get_size (payload));
+                   _("tincan.v1 uses text frames; got a binary frame of %lu bytes"),
+                   (unsigned long) g_bytes_get_size (payload));
       return FALSE;
     }
 

@@ -552,8 +552,8 @@ tincan_timeline_append_heartbeat_miss (TincanTimeline *self,
   event->missed = missed;
   event->silence_ms = silence_ms;
   if (silence_ms >= 0)
-    event->description = g_strdup_printf (_("Heartbeat missed (%u in a row, nothing received for %" G_GINT64_FORMAT " ms)"),
-                                           missed, silence_ms);
+    event->description = g_strdup_printf (_("Heartbeat missed (%u in a row, nothing received for %lld ms)"),
+                                           missed, (long long) silence_ms);
   else
     event->description = g_strdup_printf (_("Heartbeat missed (%u in a row)"), missed);
   take_event (self, event);

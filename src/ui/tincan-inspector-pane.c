@@ -1056,12 +1056,12 @@ show_detail (TincanInspectorPane *self)
   format_clock (clock, sizeof clock, tincan_frame_record_get_time (record));
   title = g_strdup_printf (
     /* Translators: "text · in · 120 bytes · 12:00:01.123" */
-    g_dngettext (GETTEXT_PACKAGE, "%s · %s · %" G_GSIZE_FORMAT " byte · %s",
-                 "%s · %s · %" G_GSIZE_FORMAT " bytes · %s",
+    g_dngettext (GETTEXT_PACKAGE, "%s · %s · %lu byte · %s",
+                 "%s · %s · %lu bytes · %s",
                  tincan_frame_record_get_size (record)),
     tincan_frame_record_get_opcode_name (record),
     tincan_frame_record_get_direction (record) == TINCAN_FRAME_DIRECTION_IN ? _("in") : _("out"),
-    tincan_frame_record_get_size (record), clock);
+    (unsigned long) tincan_frame_record_get_size (record), clock);
   gtk_label_set_text (self->detail_title, title);
 
   text = tincan_frame_record_get_text (record);
@@ -1157,7 +1157,7 @@ update_count (TincanInspectorPane *self)
     n += (gsize) g_snprintf (buf + n, sizeof buf - n, _(" · %u paused"), pending);
   if (evicted > 0 && n < sizeof buf)
     /* Translators: old frames dropped from the bounded log */
-    g_snprintf (buf + n, sizeof buf - n, _(" · %" G_GUINT64_FORMAT " dropped"), evicted);
+    g_snprintf (buf + n, sizeof buf - n, _(" · %llu dropped"), (unsigned long long) evicted);
 
   gtk_label_set_text (self->count_label, buf);
 }

@@ -6,6 +6,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
+#include "tincan-connection.h"
 #include "tincan-message-row.h"
 
 #define MAX_LINKS 3
@@ -200,8 +201,9 @@ update_state (TincanMessageRow *self)
       break;
 
     case TINCAN_MESSAGE_STATE_SENT:
+      /* Only a protocol without acknowledgements stops here. */
       icon = "tincan-sent-symbolic";
-      accessible = _("Sent");
+      accessible = _("Sent (this protocol has no acknowledgements, so delivery cannot be confirmed)");
       break;
 
     case TINCAN_MESSAGE_STATE_DELIVERED:
@@ -249,9 +251,27 @@ static void
 update_sender (TincanMessageRow *self)
 {
   const char *sender = self->message ? tincan_message_get_sender (self->message) : NULL;
+  gboolean unmapped = self->message != NULL &&
+                      tincan_connection_message_is_unmapped (self->message);
 
-  if (sender == NULL || *sender == '\0')
+  /* A frame the protocol could not map: shown as such, raw. */
+  if (unmapped)
+    sender = _("Unmapped frame");
+  else if (sender == NULL || *sender == '\0')
     sender = _("Unknown");
+
+  if (unmapped)
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self), "unmapped");
+      gtk_widget_add_css_class (GTK_WIDGET (self->text_label), "monospace");
+      gtk_widget_add_css_class (GTK_WIDGET (self->sender_label), "dim-label");
+    }
+  else
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self), "unmapped");
+      gtk_widget_remove_css_class (GTK_WIDGET (self->text_label), "monospace");
+      gtk_widget_remove_css_class (GTK_WIDGET (self->sender_label), "dim-label");
+    }
 
   /* Plain text: a sender name is user input too. */
   gtk_label_set_text (self->sender_label, sender);

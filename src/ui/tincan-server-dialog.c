@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "tincan-protocols.h"
 #include "tincan-secrets.h"
 #include "tincan-server-dialog.h"
 
@@ -23,6 +24,12 @@ struct _TincanServerDialog
   AdwEntryRow       *name_row;
   AdwEntryRow       *url_row;
   AdwComboRow       *protocol_row;
+  AdwComboRow       *preset_row;
+  AdwEntryRow       *namespace_row;
+  AdwEntryRow       *send_event_row;
+  AdwEntryRow       *receive_event_row;
+  AdwEntryRow       *send_method_row;
+  AdwEntryRow       *notify_method_row;
   AdwEntryRow       *user_row;
   AdwEntryRow       *rooms_row;
   GtkLabel          *url_error_label;
@@ -102,6 +109,151 @@ on_auth_changed (TincanServerDialog *self)
   gtk_widget_set_visible (GTK_WIDGET (self->auth_param_row), method == TINCAN_AUTH_QUERY);
 }
 
+/* The dialect options the dialog edits, per protocol; any other option
+ * of the profile is kept as it is while the protocol stays the same. */
+typedef struct
+{
+  const char *protocol;
+  const char *key;
+  const char *fallback;  /* the dialect's default: not written */
+  gsize       row_offset;
+} OptionRow;
+
+static const OptionRow option_rows[] = {
+  { "socketio", "namespace", "/", G_STRUCT_OFFSET (TincanServerDialog, namespace_row) },
+  { "socketio", "send-event", "message", G_STRUCT_OFFSET (TincanServerDialog, send_event_row) },
+  { "socketio", "receive-event", "message", G_STRUCT_OFFSET (TincanServerDialog, receive_event_row) },
+  { "jsonrpc", "send-method", "send", G_STRUCT_OFFSET (TincanServerDialog, send_method_row) },
+  { "jsonrpc", "notify-method", "message", G_STRUCT_OFFSET (TincanServerDialog, notify_method_row) },
+};
+
+#define OPTION_ROW(self, i) (*(AdwEntryRow **) G_STRUCT_MEMBER_P ((self), option_rows[i].row_offset))
+
+static const char *
+selected_protocol (TincanServerDialog *self)
+{
+  GtkStringObject *item = adw_combo_row_get_selected_item (self->protocol_row);
+
+  return item != NULL ? gtk_string_object_get_string (item) : "tincan";
+}
+
+static gboolean
+option_is_edited_here (const char *protocol,
+                       const char *option)
+{
+  const char *eq = strchr (option, '=');
+  gsize key_len = eq != NULL ? (gsize) (eq - option) : strlen (option);
+
+  if (g_str_equal (protocol, "json") && key_len == 6 && strncmp (option, "preset", 6) == 0)
+    return TRUE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (option_rows); i++)
+    if (g_str_equal (option_rows[i].protocol, protocol) &&
+        strlen (option_rows[i].key) == key_len &&
+        strncmp (option_rows[i].key, option, key_len) == 0)
+      return TRUE;
+
+  return FALSE;
+}
+
+static void
+on_protocol_changed (TincanServerDialog *self)
+{
+  const char *protocol = selected_protocol (self);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->preset_row), g_str_equal (protocol, "json"));
+  for (guint i = 0; i < G_N_ELEMENTS (option_rows); i++)
+    gtk_widget_set_visible (GTK_WIDGET (OPTION_ROW (self, i)),
+                            g_str_equal (option_rows[i].protocol, protocol));
+}
+
+/* The protocol-options for the dialog's fields, plus the profile's other
+ * options when the protocol did not change. */
+static GStrv
+build_protocol_options (TincanServerDialog *self,
+                        const char         *protocol,
+                        TincanProfile      *previous)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (g_str_equal (protocol, "json"))
+    {
+      GtkStringObject *preset = adw_combo_row_get_selected_item (self->preset_row);
+
+      if (preset != NULL && !g_str_equal (gtk_string_object_get_string (preset), "auto"))
+        {
+          g_autofree char *option = g_strconcat ("preset=", gtk_string_object_get_string (preset), NULL);
+
+          g_strv_builder_add (builder, option);
+        }
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (option_rows); i++)
+    {
+      g_autofree char *value = NULL;
+      g_autofree char *option = NULL;
+
+      if (!g_str_equal (option_rows[i].protocol, protocol))
+        continue;
+
+      value = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (OPTION_ROW (self, i)))));
+      if (*value == '\0' || g_str_equal (value, option_rows[i].fallback))
+        continue;
+
+      option = g_strconcat (option_rows[i].key, "=", value, NULL);
+      g_strv_builder_add (builder, option);
+    }
+
+  if (previous != NULL && g_strcmp0 (tincan_profile_get_protocol (previous), protocol) == 0)
+    {
+      g_auto (GStrv) old = NULL;
+
+      g_object_get (previous, "protocol-options", &old, NULL);
+      for (guint i = 0; old != NULL && old[i] != NULL; i++)
+        if (!option_is_edited_here (protocol, old[i]))
+          g_strv_builder_add (builder, old[i]);
+    }
+
+  return g_strv_builder_end (builder);
+}
+
+static void
+load_protocol_options (TincanServerDialog *self,
+                       TincanProfile      *profile)
+{
+  g_auto (GStrv) options = NULL;
+  GListModel *presets = adw_combo_row_get_model (self->preset_row);
+
+  g_object_get (profile, "protocol-options", &options, NULL);
+
+  for (guint i = 0; options != NULL && options[i] != NULL; i++)
+    {
+      const char *eq = strchr (options[i], '=');
+      g_autofree char *key = NULL;
+
+      if (eq == NULL)
+        continue;
+      key = g_strndup (options[i], eq - options[i]);
+
+      if (g_str_equal (key, "preset"))
+        {
+          for (guint j = 0; j < g_list_model_get_n_items (presets); j++)
+            {
+              g_autoptr (GtkStringObject) item = g_list_model_get_item (presets, j);
+
+              if (g_str_equal (gtk_string_object_get_string (item), eq + 1))
+                adw_combo_row_set_selected (self->preset_row, j);
+            }
+          continue;
+        }
+
+      for (guint j = 0; j < G_N_ELEMENTS (option_rows); j++)
+        if (g_str_equal (option_rows[j].key, key) &&
+            g_str_equal (option_rows[j].protocol, tincan_profile_get_protocol (profile)))
+          gtk_editable_set_text (GTK_EDITABLE (OPTION_ROW (self, j)), eq + 1);
+    }
+}
+
 static void
 finish_save (TincanServerDialog *self)
 {
@@ -161,6 +313,9 @@ save_action (GtkWidget  *widget,
   g_auto (GStrv) rooms = NULL;
   g_auto (GStrv) subprotocols = NULL;
   g_auto (GStrv) headers = NULL;
+  g_auto (GStrv) protocol_options = NULL;
+  g_autoptr (TincanProtocol) protocol_check = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *headers_text = NULL;
   GtkTextBuffer *buffer;
   GtkTextIter start, end;
@@ -168,7 +323,7 @@ save_action (GtkWidget  *widget,
   const char *url;
   const char *token;
   const char *fingerprint = NULL;
-  GtkStringObject *protocol;
+  const char *protocol;
   guint method;
 
   if (!validate (self))
@@ -191,6 +346,22 @@ save_action (GtkWidget  *widget,
         }
     }
 
+  /* The dialect with its options must be buildable, or the connection
+   * could only fail: say what is wrong here instead. */
+  protocol = selected_protocol (self);
+  protocol_options = build_protocol_options (self, protocol,
+                                             self->session != NULL
+                                               ? tincan_session_get_profile (self->session)
+                                               : NULL);
+  protocol_check = tincan_protocol_new_with_options (protocol,
+                                                     (const char * const *) protocol_options,
+                                                     &error);
+  if (protocol_check == NULL)
+    {
+      adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (error->message));
+      return;
+    }
+
   if (self->session != NULL)
     profile = tincan_profile_copy (tincan_session_get_profile (self->session));
   else
@@ -205,9 +376,8 @@ save_action (GtkWidget  *widget,
 
   tincan_profile_set_name (profile, name);
   tincan_profile_set_url (profile, url);
-  protocol = adw_combo_row_get_selected_item (self->protocol_row);
-  if (protocol != NULL)
-    tincan_profile_set_protocol (profile, gtk_string_object_get_string (protocol));
+  tincan_profile_set_protocol (profile, protocol);
+  g_object_set (profile, "protocol-options", protocol_options, NULL);
   tincan_profile_set_user (profile, gtk_editable_get_text (GTK_EDITABLE (self->user_row)));
   tincan_profile_set_auth_method (profile, method);
 
@@ -303,6 +473,9 @@ load_profile (TincanServerDialog *self,
         adw_combo_row_set_selected (self->protocol_row, i);
     }
 
+  load_protocol_options (self, profile);
+  on_protocol_changed (self);
+
   adw_combo_row_set_selected (self->auth_row, tincan_profile_get_auth_method (profile));
   gtk_editable_set_text (GTK_EDITABLE (self->auth_param_row), auth_param ?: "token");
 
@@ -358,6 +531,12 @@ tincan_server_dialog_class_init (TincanServerDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, name_row);
   gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, url_row);
   gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, protocol_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, preset_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, namespace_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, send_event_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, receive_event_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, send_method_row);
+  gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, notify_method_row);
   gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, user_row);
   gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, rooms_row);
   gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, url_error_label);
@@ -376,6 +555,7 @@ tincan_server_dialog_class_init (TincanServerDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TincanServerDialog, fingerprint_row);
   gtk_widget_class_bind_template_callback (widget_class, on_url_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_auth_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_protocol_changed);
 
   gtk_widget_class_install_action (widget_class, "dialog.save", NULL, save_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
@@ -385,13 +565,17 @@ static void
 tincan_server_dialog_init (TincanServerDialog *self)
 {
   g_autoptr (GtkStringList) protocols = NULL;
+  g_autoptr (GtkStringList) presets = NULL;
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->cancellable = g_cancellable_new ();
 
+  presets = gtk_string_list_new (tincan_protocol_json_list_presets ());
+  adw_combo_row_set_model (self->preset_row, G_LIST_MODEL (presets));
   protocols = gtk_string_list_new ((const char * const *) tincan_protocol_list_names ());
   adw_combo_row_set_model (self->protocol_row, G_LIST_MODEL (protocols));
+  on_protocol_changed (self);
 
   gtk_editable_set_text (GTK_EDITABLE (self->rooms_row), "lobby");
   gtk_editable_set_text (GTK_EDITABLE (self->auth_param_row), "token");
