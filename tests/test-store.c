@@ -12,8 +12,9 @@
 #include "tincan-store.h"
 #include "tincan-util.h"
 
-#define CURRENT_SCHEMA 1
+#define CURRENT_SCHEMA 2
 #define CHILD_DIR_ENV "TINCAN_TEST_CHILD_DIR"
+#define CHILD_STEP_ENV "TINCAN_TEST_CHILD_STEP"
 
 typedef struct
 {
@@ -183,6 +184,9 @@ incoming_new (const char *room,
   return message;
 }
 
+/* What the send path does (durable now, in the journal), then a read,
+ * which applies the journal: the messages have their rows, and the store
+ * lets go of them. */
 static void
 flush (Fixture *fixture)
 {
@@ -190,6 +194,7 @@ flush (Fixture *fixture)
 
   g_assert_true (tincan_store_flush (fixture->store, &error));
   g_assert_no_error (error);
+  (void) tincan_store_count_outbox (fixture->store);
 }
 
 static gint64
@@ -268,13 +273,15 @@ test_open_creates (Fixture       *fixture,
   g_assert_true (g_file_test (fixture->path, G_FILE_TEST_IS_REGULAR));
   g_assert_cmpint (tincan_store_get_schema_version (fixture->store), ==, CURRENT_SCHEMA);
 
-  mode = raw_text (fixture->path, "PRAGMA journal_mode");
-  g_assert_cmpstr (mode, ==, "wal");
-
   g_assert_cmpuint (tincan_store_count_messages (fixture->store, NULL), ==, 0);
   g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, 0);
   g_assert_cmpint (tincan_store_get_last_seq (fixture->store, "lobby"), ==, 0);
   g_assert_cmpuint (tincan_store_count_outbox (fixture->store), ==, 0);
+
+  /* The store holds the file exclusively: looked at once it is closed. */
+  close_store (fixture);
+  mode = raw_text (fixture->path, "PRAGMA journal_mode");
+  g_assert_cmpstr (mode, ==, "wal");
 }
 
 static void
@@ -508,6 +515,7 @@ test_dedup_cid (Fixture       *fixture,
   g_assert_cmpuint (unsequenced->len, ==, 0);
 
   /* On disk: one row, outgoing, delivered, in its original place. */
+  close_store (fixture);
   g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages WHERE seq = 11"), ==, 1);
   g_assert_cmpint (raw_int (fixture->path,
                             "SELECT direction FROM messages WHERE seq = 11"),
@@ -517,7 +525,7 @@ test_dedup_cid (Fixture       *fixture,
                             " (SELECT pk FROM messages WHERE seq = 10)"),
                    ==, 1);
 
-  reopen_store (fixture);
+  fixture->store = open_store (fixture);
 
   found = tincan_store_lookup_cid (fixture->store, tincan_message_get_cid (mine));
   g_assert_nonnull (found);
@@ -730,6 +738,14 @@ test_delete (Fixture       *fixture,
   g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, 2);
 }
 
+static gboolean
+weak_ref_is_empty (gpointer data)
+{
+  g_autoptr (GObject) object = g_weak_ref_get (data);
+
+  return object == NULL;
+}
+
 static void
 test_live_objects (Fixture       *fixture,
                    gconstpointer  data)
@@ -756,12 +772,13 @@ test_live_objects (Fixture       *fixture,
   tincan_store_save (fixture->store, g_ptr_array_index (first, 0));
   flush (fixture);
 
-  /* The store itself holds no strong reference to what it committed. */
+  /* The store itself holds no strong reference to what it committed,
+   * once it has applied the journal (on its own, soon). */
   g_weak_ref_init (&weak, g_ptr_array_index (first, 0));
   g_clear_pointer (&first, g_ptr_array_unref);
   g_clear_pointer (&second, g_ptr_array_unref);
   g_ptr_array_set_size (fixture->emissions, 0);
-  g_assert_null (g_weak_ref_get (&weak));
+  wait_for (weak_ref_is_empty, &weak, 5000, "the store to let go of a message");
   g_weak_ref_clear (&weak);
 
   /* Once nobody holds them, reads build new objects from the rows. */
@@ -808,7 +825,6 @@ test_batching (Fixture       *fixture,
 
   /* Nothing written yet: the writes wait for the idle. */
   g_assert_cmpuint (fixture->emissions->len, ==, 0);
-  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, 0);
 
   wait_for (has_emission, fixture, 5000, "the batch commit");
   drain_main_loop ();
@@ -820,13 +836,17 @@ test_batching (Fixture       *fixture,
   for (guint i = 0; i < n; i++)
     g_assert_true (g_ptr_array_index (inserted, i) == g_ptr_array_index (messages, i));
 
-  /* Durable: another connection sees all of it without any flush. */
+  /* Written by the idle alone: closing the store has nothing left to
+   * write, and a fresh connection sees all of it. */
+  close_store (fixture);
   g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, n);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM journal"), ==, 0);
   other = tincan_store_new (fixture->path, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (tincan_store_count_messages (other, "lobby"), ==, n);
   g_assert_cmpuint (tincan_store_count_outbox (other), ==, n / 2);
   g_clear_object (&other);
+  fixture->store = open_store (fixture);
 
   /* A later turn with a duplicate and an update: only the new one counts. */
   dup = incoming_new ("lobby", 1, "bob", "burst again");
@@ -845,6 +865,7 @@ test_batching (Fixture       *fixture,
   inserted = g_ptr_array_index (fixture->emissions, 0);
   g_assert_cmpuint (inserted->len, ==, 1);
   g_assert_cmpint (tincan_message_get_seq (g_ptr_array_index (inserted, 0)), ==, 100000);
+  close_store (fixture);
   g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, n + 1);
 }
 
@@ -880,18 +901,20 @@ test_migrate_from_empty (Fixture       *fixture,
 
   fixture->store = open_store (fixture);
   g_assert_cmpint (tincan_store_get_schema_version (fixture->store), ==, CURRENT_SCHEMA);
-  g_assert_cmpint (raw_int (fixture->path, "PRAGMA user_version"), ==, CURRENT_SCHEMA);
-  g_assert_cmpint (raw_int (fixture->path,
-                            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
-                            " AND name IN ('rooms', 'messages')"), ==, 2);
 
   message = incoming_new ("lobby", 1, "bob", "works");
   tincan_store_save (fixture->store, message);
   g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, 1);
 
-  /* Reopening an up-to-date database migrates nothing and loses nothing. */
-  reopen_store (fixture);
+  close_store (fixture);
   g_assert_cmpint (raw_int (fixture->path, "PRAGMA user_version"), ==, CURRENT_SCHEMA);
+  g_assert_cmpint (raw_int (fixture->path,
+                            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                            " AND name IN ('rooms', 'messages', 'journal')"), ==, 3);
+
+  /* Reopening an up-to-date database migrates nothing and loses nothing. */
+  fixture->store = open_store (fixture);
+  g_assert_cmpint (tincan_store_get_schema_version (fixture->store), ==, CURRENT_SCHEMA);
   g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, 1);
 }
 
@@ -906,6 +929,7 @@ test_migrate_zero_byte_file (Fixture       *fixture,
   g_assert_true (g_file_set_contents (fixture->path, "", 0, &error));
 
   fixture->store = open_store (fixture);
+  close_store (fixture);
   g_assert_cmpint (raw_int (fixture->path, "PRAGMA user_version"), ==, CURRENT_SCHEMA);
 }
 
@@ -949,10 +973,11 @@ test_refuse_garbage (Fixture       *fixture,
   g_assert_error (error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_OPEN);
 }
 
-/* Runs in a child process: commits 300 messages through the store,
- * queues 50 more that never reach a commit, then writes a big
- * transaction through a second connection and is killed with SIGKILL
- * before it commits. */
+/* Runs in child processes. Step "store": commits 300 messages through
+ * the store, queues 50 more that never reach a commit, and is killed with
+ * SIGKILL. Step "spill" (the store holds its file exclusively, so in a
+ * second process once the first is gone): writes a big transaction
+ * through a plain connection and is killed before it commits. */
 #define CRASH_COMMITTED 300
 
 static void
@@ -966,6 +991,9 @@ crash_child (Fixture *fixture)
 
   g_assert_nonnull (dir);
   path = g_build_filename (dir, "profile", "history.db", NULL);
+
+  if (g_strcmp0 (g_getenv (CHILD_STEP_ENV), "spill") == 0)
+    goto spill;
 
   store = tincan_store_new (path, &error);
   g_assert_no_error (error);
@@ -989,6 +1017,11 @@ crash_child (Fixture *fixture)
       tincan_store_save (store, message);
     }
 
+  remove_tree (fixture->dir);
+  kill (getpid (), SIGKILL);
+  g_assert_not_reached ();
+
+spill:
   /* Mid-write: a small page cache makes SQLite spill the uncommitted
    * pages of this transaction into the WAL before the kill. */
   g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
@@ -1024,9 +1057,14 @@ test_unclean_close (Fixture       *fixture,
     }
 
   g_setenv (CHILD_DIR_ENV, fixture->dir, TRUE);
+  g_setenv (CHILD_STEP_ENV, "store", TRUE);
   g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-  g_unsetenv (CHILD_DIR_ENV);
   g_test_trap_assert_failed ();
+  g_setenv (CHILD_STEP_ENV, "spill", TRUE);
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_failed ();
+  g_unsetenv (CHILD_STEP_ENV);
+  g_unsetenv (CHILD_DIR_ENV);
 
   /* The child never closed: its WAL (with the uncommitted tail) is there. */
   g_assert_cmpint (g_stat (wal, &st), ==, 0);
@@ -1057,8 +1095,10 @@ test_unclean_close (Fixture       *fixture,
       before_seq = tincan_message_get_seq (g_ptr_array_index (chunk, chunk->len - 1));
     }
 
+  close_store (fixture);
   check = raw_text (fixture->path, "PRAGMA integrity_check");
   g_assert_cmpstr (check, ==, "ok");
+  fixture->store = open_store (fixture);
 
   /* And it takes new writes. */
   after = incoming_new ("lobby", CRASH_COMMITTED + 1, "bob", "after the crash");
@@ -1085,6 +1125,7 @@ test_query_plans (Fixture       *fixture,
   };
 
   /* Big rooms stay fast only if these go through their indexes. */
+  close_store (fixture);
   for (guint i = 0; i < G_N_ELEMENTS (plans); i++)
     {
       sqlite3 *db = NULL;
@@ -1102,6 +1143,468 @@ test_query_plans (Fixture       *fixture,
       g_assert_nonnull (strstr (plan->str, plans[i].index));
       g_assert_null (strstr (plan->str, "SCAN messages;"));
     }
+}
+
+/* The journal of tincan_store_flush() */
+
+static char *
+child_store_path (void)
+{
+  const char *dir = g_getenv (CHILD_DIR_ENV);
+
+  g_assert_nonnull (dir);
+  return g_build_filename (dir, "profile", "history.db", NULL);
+}
+
+/* Never returns: the child's own scratch directory goes, then the child,
+ * the hard way (no finalize, no idle, no atexit). */
+static void
+kill_child (Fixture *fixture)
+{
+  remove_tree (fixture->dir);
+  kill (getpid (), SIGKILL);
+  g_assert_not_reached ();
+}
+
+static void
+run_child (Fixture *fixture)
+{
+  g_setenv (CHILD_DIR_ENV, fixture->dir, TRUE);
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_unsetenv (CHILD_DIR_ENV);
+}
+
+/* The same fields in every process. */
+static TincanMessage *
+scripted_outgoing (guint i)
+{
+  TincanMessage *message = tincan_message_new (TINCAN_MESSAGE_DIRECTION_OUTGOING);
+  g_autofree char *cid = g_strdup_printf ("00000000-0000-4000-8000-%012u", i);
+  g_autofree char *text = g_strdup_printf ("message %u", i);
+
+  tincan_message_set_room (message, i % 4 == 3 ? "random" : "lobby");
+  tincan_message_set_cid (message, cid);
+  tincan_message_set_sender (message, "alice");
+  tincan_message_set_text (message, text);
+  tincan_message_set_local_timestamp (message, 1795341700000 + i);
+
+  return message;
+}
+
+static void
+test_open_in_use (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TincanStore) second = NULL;
+  g_autoptr (TincanMessage) message = incoming_new ("lobby", 1, "bob", "x");
+  sqlite3 *db = NULL;
+  gint64 start_us;
+  int rc;
+
+  if (g_test_subprocess ())
+    {
+      /* A second tincan-cli on the same data dir. */
+      g_autofree char *path = child_store_path ();
+
+      start_us = g_get_monotonic_time ();
+      second = tincan_store_new (path, &error);
+      g_assert_null (second);
+      g_assert_error (error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_OPEN);
+      g_assert_nonnull (strstr (error->message, "in use by another process"));
+      g_assert_cmpint (g_get_monotonic_time () - start_us, <, G_USEC_PER_SEC);
+      g_test_message ("%s", error->message);
+      return;
+    }
+
+  fixture->store = open_store (fixture);
+  tincan_store_save (fixture->store, message);
+  flush (fixture);
+
+  run_child (fixture);
+  g_test_trap_assert_passed ();
+
+  /* In this process too, and a plain connection: a clear error at once,
+   * not a hang. */
+  start_us = g_get_monotonic_time ();
+  second = tincan_store_new (fixture->path, &error);
+  g_assert_null (second);
+  g_assert_error (error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_OPEN);
+  g_assert_cmpint (g_get_monotonic_time () - start_us, <, G_USEC_PER_SEC);
+  g_clear_error (&error);
+
+  g_assert_cmpint (sqlite3_open_v2 (fixture->path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  rc = sqlite3_exec (db, "SELECT COUNT(*) FROM messages", NULL, NULL, NULL);
+  g_assert_cmpint (rc & 0xff, ==, SQLITE_BUSY);
+  sqlite3_close (db);
+
+  /* The owner is unharmed, and once it closes the next one opens. */
+  g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, 1);
+  close_store (fixture);
+  second = tincan_store_new (fixture->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (tincan_store_count_messages (second, "lobby"), ==, 1);
+}
+
+#define DURABLE_OUTGOING 3
+
+static void
+test_flush_durable (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr (GPtrArray) outbox = NULL;
+  g_autoptr (GPtrArray) page = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TincanMessage) incoming = incoming_new ("lobby", 1, "bob", "hello");
+
+  if (g_test_subprocess ())
+    {
+      g_autofree char *path = child_store_path ();
+      TincanStore *store = tincan_store_new (path, &error);
+
+      g_assert_no_error (error);
+      for (guint i = 0; i < DURABLE_OUTGOING; i++)
+        {
+          g_autoptr (TincanMessage) message = scripted_outgoing (i * 4);
+
+          tincan_store_save (store, message);
+        }
+      tincan_store_save (store, incoming);
+
+      /* What the send path waits for, and then the frame would go out:
+       * killed before the main loop runs the batch commit. */
+      g_assert_true (tincan_store_flush (store, &error));
+      g_assert_no_error (error);
+      kill_child (fixture);
+    }
+
+  run_child (fixture);
+  g_test_trap_assert_failed ();
+
+  /* Only the journal was written before the kill. */
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM journal"), ==, DURABLE_OUTGOING + 1);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, 0);
+
+  /* Opening applies it: every message, once, with its fields, in order. */
+  fixture->store = open_store (fixture);
+  g_assert_cmpuint (tincan_store_count_messages (fixture->store, NULL), ==, DURABLE_OUTGOING + 1);
+  outbox = tincan_store_load_outbox (fixture->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (outbox->len, ==, DURABLE_OUTGOING);
+  for (guint i = 0; i < DURABLE_OUTGOING; i++)
+    {
+      g_autoptr (TincanMessage) expected = scripted_outgoing (i * 4);
+
+      assert_same_message (g_ptr_array_index (outbox, i), expected);
+    }
+  page = tincan_store_load_page (fixture->store, "lobby", 0, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (page->len, ==, 1);
+  assert_same_message (g_ptr_array_index (page, 0), incoming);
+
+  /* Applied once: the journal is empty, a second open adds nothing. */
+  g_clear_pointer (&outbox, g_ptr_array_unref);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  close_store (fixture);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM journal"), ==, 0);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, DURABLE_OUTGOING + 1);
+  fixture->store = open_store (fixture);
+  g_assert_cmpuint (tincan_store_count_messages (fixture->store, NULL), ==, DURABLE_OUTGOING + 1);
+  g_assert_cmpuint (tincan_store_count_outbox (fixture->store), ==, DURABLE_OUTGOING);
+}
+
+/* A session of the send path, flushing as the pump does: 100 sends, acks
+ * for some, failures, incoming messages (saved, flushed with the next
+ * send), echoes of our own messages as separate objects, a read halfway
+ * (which applies what was journaled), and a message with neither cid nor
+ * seq saved twice. Never runs the main loop. */
+#define SCRIPT_SENDS 100
+
+static void
+script_flush (TincanStore *store)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (tincan_store_flush (store, &error));
+  g_assert_no_error (error);
+}
+
+static void
+run_script (TincanStore *store)
+{
+  g_autoptr (GPtrArray) sent = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (TincanMessage) unmapped = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
+  gint64 next_seq = 1;
+
+  for (guint i = 0; i < SCRIPT_SENDS; i++)
+    {
+      TincanMessage *message = scripted_outgoing (i);
+
+      g_ptr_array_add (sent, message);
+      tincan_store_save (store, message);
+      script_flush (store);
+
+      if (i % 3 == 1)
+        {
+          /* The ack of the previous one. */
+          TincanMessage *acked = g_ptr_array_index (sent, i - 1);
+          g_autofree char *id = g_strdup_printf ("srv-%u", i - 1);
+
+          tincan_message_set_seq (acked, next_seq++);
+          tincan_message_set_id (acked, id);
+          tincan_message_set_timestamp (acked, 1795341800000 + i);
+          tincan_message_set_state (acked, TINCAN_MESSAGE_STATE_DELIVERED);
+          tincan_store_save (store, acked);
+        }
+
+      if (i % 10 == 5)
+        {
+          g_autoptr (TincanMessage) incoming = incoming_new ("lobby", next_seq++, "bob", "from bob");
+
+          tincan_store_save (store, incoming);
+        }
+
+      if (i % 17 == 16)
+        {
+          TincanMessage *failed = g_ptr_array_index (sent, i - 1);
+
+          tincan_message_set_failed (failed, "too large");
+          tincan_store_save (store, failed);
+          script_flush (store);
+        }
+
+      if (i % 25 == 24)
+        {
+          /* The server's broadcast of an earlier message of ours. */
+          TincanMessage *own = g_ptr_array_index (sent, i - 2);
+          gint64 seq = tincan_message_get_seq (own) != 0 ? tincan_message_get_seq (own) : next_seq++;
+          g_autoptr (TincanMessage) echo = incoming_new (tincan_message_get_room (own), seq,
+                                                         "alice", tincan_message_get_text (own));
+
+          tincan_message_set_cid (echo, tincan_message_get_cid (own));
+          tincan_store_save (store, echo);
+          script_flush (store);
+        }
+
+      if (i == SCRIPT_SENDS / 2)
+        g_assert_cmpuint (tincan_store_count_outbox (store), >, 0);
+
+      if (i == 60)
+        {
+          tincan_message_set_room (unmapped, "lobby");
+          tincan_message_set_id (unmapped, "unmapped-1");
+          tincan_message_set_text (unmapped, "first");
+          tincan_message_set_local_timestamp (unmapped, 1795341900000);
+          tincan_message_set_state (unmapped, TINCAN_MESSAGE_STATE_DELIVERED);
+          tincan_store_save (store, unmapped);
+          script_flush (store);
+        }
+      if (i == 62)
+        {
+          tincan_message_set_text (unmapped, "second");
+          tincan_store_save (store, unmapped);
+          script_flush (store);
+        }
+    }
+
+  script_flush (store);
+}
+
+static void
+assert_same_lists (GPtrArray *a,
+                   GPtrArray *b)
+{
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  g_assert_cmpuint (a->len, ==, b->len);
+  for (guint i = 0; i < a->len; i++)
+    assert_same_message (g_ptr_array_index (a, i), g_ptr_array_index (b, i));
+}
+
+static void
+test_journal_crash (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *reference_path = g_build_filename (fixture->dir, "reference", "history.db", NULL);
+  g_autoptr (TincanStore) reference = NULL;
+  g_autoptr (GPtrArray) outbox = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *rooms[] = { "lobby", "random" };
+  g_autofree char *unmapped_text = NULL;
+  guint64 total;
+
+  if (g_test_subprocess ())
+    {
+      g_autofree char *path = child_store_path ();
+      TincanStore *store = tincan_store_new (path, &error);
+
+      g_assert_no_error (error);
+      run_script (store);
+      kill_child (fixture);
+    }
+
+  run_child (fixture);
+  g_test_trap_assert_failed ();
+  /* Killed with applied rows and journaled ones. */
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM journal"), >, 0);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), >, 0);
+
+  /* The same session, run to a clean close. */
+  reference = tincan_store_new (reference_path, &error);
+  g_assert_no_error (error);
+  run_script (reference);
+  g_assert_finalize_object (g_steal_pointer (&reference));
+  reference = tincan_store_new (reference_path, &error);
+  g_assert_no_error (error);
+
+  fixture->store = open_store (fixture);
+
+  total = tincan_store_count_messages (reference, NULL);
+  /* 100 sends, 10 from bob, the unmapped one; the echoes merged. */
+  g_assert_cmpuint (total, ==, SCRIPT_SENDS + 10 + 1);
+  g_assert_cmpuint (tincan_store_count_messages (fixture->store, NULL), ==, total);
+  g_assert_cmpuint (tincan_store_count_outbox (fixture->store), ==,
+                    tincan_store_count_outbox (reference));
+
+  outbox = tincan_store_load_outbox (fixture->store, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (GPtrArray) expected = tincan_store_load_outbox (reference, NULL);
+
+    assert_same_lists (outbox, expected);
+  }
+  /* In the order they were sent. */
+  for (guint i = 1; i < outbox->len; i++)
+    g_assert_cmpstr (tincan_message_get_cid (g_ptr_array_index (outbox, i - 1)), <,
+                     tincan_message_get_cid (g_ptr_array_index (outbox, i)));
+
+  for (guint r = 0; r < G_N_ELEMENTS (rooms); r++)
+    {
+      g_autoptr (GPtrArray) page = tincan_store_load_page (fixture->store, rooms[r], 0, 1000, NULL);
+      g_autoptr (GPtrArray) expected_page = tincan_store_load_page (reference, rooms[r], 0, 1000, NULL);
+      g_autoptr (GPtrArray) unsequenced = tincan_store_load_unsequenced (fixture->store, rooms[r], NULL);
+      g_autoptr (GPtrArray) expected_unsequenced = tincan_store_load_unsequenced (reference, rooms[r], NULL);
+
+      assert_same_lists (page, expected_page);
+      assert_same_lists (unsequenced, expected_unsequenced);
+      g_assert_cmpint (tincan_store_get_last_seq (fixture->store, rooms[r]), ==,
+                       tincan_store_get_last_seq (reference, rooms[r]));
+    }
+
+  for (guint i = 0; i < SCRIPT_SENDS; i++)
+    {
+      g_autoptr (TincanMessage) scripted = scripted_outgoing (i);
+      g_autoptr (TincanMessage) found = tincan_store_lookup_cid (fixture->store, tincan_message_get_cid (scripted));
+      g_autoptr (TincanMessage) expected = tincan_store_lookup_cid (reference, tincan_message_get_cid (scripted));
+
+      g_assert_nonnull (found);
+      assert_same_message (found, expected);
+      g_assert_true (tincan_message_is_outgoing (found));
+      g_assert_cmpstr (tincan_message_get_text (found), ==, tincan_message_get_text (scripted));
+      if (i % 3 == 0 && i + 1 < SCRIPT_SENDS && i % 17 != 15)
+        {
+          g_assert_cmpint (tincan_message_get_state (found), ==, TINCAN_MESSAGE_STATE_DELIVERED);
+          g_assert_cmpint (tincan_message_get_seq (found), >, 0);
+        }
+      if (i % 17 == 15)
+        g_assert_cmpstr (tincan_message_get_reason (found), ==, "too large");
+    }
+
+  /* The message with neither cid nor seq: one row, its last save. */
+  close_store (fixture);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages WHERE id = 'unmapped-1'"), ==, 1);
+  unmapped_text = raw_text (fixture->path, "SELECT text FROM messages WHERE id = 'unmapped-1'");
+  g_assert_cmpstr (unmapped_text, ==, "second");
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM journal"), ==, 0);
+}
+
+static void
+test_journal_dedup (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr (TincanMessage) mine = scripted_outgoing (1);
+  g_autoptr (TincanMessage) replayed = scripted_outgoing (1);
+  g_autoptr (TincanMessage) first = incoming_new ("lobby", 5, "bob", "original");
+  g_autoptr (TincanMessage) again = incoming_new ("lobby", 5, "bob", "replayed after resume");
+  g_autoptr (TincanMessage) found = NULL;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *inserted;
+
+  drain_main_loop ();
+
+  /* Each flushed on its own, none applied yet. */
+  tincan_store_save (fixture->store, mine);
+  g_assert_true (tincan_store_flush (fixture->store, &error));
+  tincan_store_save (fixture->store, first);
+  g_assert_true (tincan_store_flush (fixture->store, &error));
+  tincan_store_save (fixture->store, replayed);
+  g_assert_true (tincan_store_flush (fixture->store, &error));
+  tincan_store_save (fixture->store, again);
+  g_assert_true (tincan_store_flush (fixture->store, &error));
+  g_assert_no_error (error);
+
+  /* Announced as soon as they are durable, the two new ones only. */
+  g_assert_cmpuint (fixture->emissions->len, ==, 2);
+  inserted = g_ptr_array_index (fixture->emissions, 0);
+  g_assert_cmpuint (inserted->len, ==, 1);
+  g_assert_true (g_ptr_array_index (inserted, 0) == mine);
+  inserted = g_ptr_array_index (fixture->emissions, 1);
+  g_assert_cmpuint (inserted->len, ==, 1);
+  g_assert_true (g_ptr_array_index (inserted, 0) == first);
+
+  /* A read applies the journal first: one row per cid, per seq, and
+   * nothing announced twice. */
+  g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, 2);
+  g_assert_cmpuint (tincan_store_count_outbox (fixture->store), ==, 1);
+  g_assert_cmpuint (fixture->emissions->len, ==, 2);
+  g_assert_cmpint (tincan_message_get_seq (mine), ==, 0);
+  g_assert_cmpstr (tincan_message_get_text (first), ==, "original");
+
+  found = tincan_store_lookup_cid (fixture->store, tincan_message_get_cid (mine));
+  g_assert_true (found == mine);
+
+  close_store (fixture);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, 2);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM journal"), ==, 0);
+}
+
+static void
+test_journal_unreadable (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  g_autoptr (TincanMessage) message = incoming_new ("lobby", 1, "bob", "kept");
+
+  if (g_test_subprocess ())
+    {
+      g_autofree char *path = child_store_path ();
+      g_autoptr (GError) error = NULL;
+      g_autoptr (TincanStore) store = NULL;
+
+      /* The warning is expected here (structured logging escapes
+       * g_test_expect_message () in this GLib): only errors are fatal. */
+      g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+      store = tincan_store_new (path, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (tincan_store_count_messages (store, NULL), ==, 1);
+      return;
+    }
+
+  fixture->store = open_store (fixture);
+  tincan_store_save (fixture->store, message);
+  flush (fixture);
+  close_store (fixture);
+
+  /* Not a record (another format, or damaged): reported and skipped, the
+   * store still opens with what it has. */
+  raw_exec (fixture->path, "INSERT INTO journal (data) VALUES (x'02000000');");
+  g_setenv (CHILD_DIR_ENV, fixture->dir, TRUE);
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_unsetenv (CHILD_DIR_ENV);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*journal record * is unreadable; skipped*");
+
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM journal"), ==, 0);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, 1);
 }
 
 int
@@ -1134,6 +1637,11 @@ main (int   argc,
   ADD_UNOPENED ("/store/open/refuse-garbage", test_refuse_garbage);
   ADD_UNOPENED ("/store/unclean-close", test_unclean_close);
   ADD_UNOPENED ("/store/default-path", test_default_path);
+  ADD_UNOPENED ("/store/open/in-use", test_open_in_use);
+  ADD_UNOPENED ("/store/journal/flush-durable", test_flush_durable);
+  ADD_UNOPENED ("/store/journal/crash-replay", test_journal_crash);
+  ADD ("/store/journal/dedup", test_journal_dedup);
+  ADD_UNOPENED ("/store/journal/unreadable", test_journal_unreadable);
 
 #undef ADD
 #undef ADD_UNOPENED

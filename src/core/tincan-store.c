@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <string.h>
 
 #include "tincan-store.h"
 #include "tincan-message-private.h"
@@ -46,6 +47,15 @@ static const char * const migrations[] = {
   "CREATE UNIQUE INDEX messages_cid ON messages (cid) WHERE cid IS NOT NULL;"
   "CREATE INDEX messages_outbox ON messages (direction)"
   "  WHERE direction = 1 AND state IN (0, 1);",
+  /* 1 -> 2: the write-ahead journal of tincan_store_flush(). One row per
+   * saved message (a journal record, see JournalRecord), no index but the
+   * rowid, so a flush dirties one or two pages; the rows are applied to
+   * messages and deleted by the next batch commit, or at open after a
+   * crash, in pk order. */
+  "CREATE TABLE journal ("
+  "  pk INTEGER PRIMARY KEY,"
+  "  data BLOB NOT NULL"
+  ");",
 };
 
 #define SCHEMA_VERSION ((int) G_N_ELEMENTS (migrations))
@@ -77,6 +87,9 @@ typedef enum
   STMT_COUNT_ROOM,
   STMT_COUNT_ALL,
   STMT_LIST_ROOMS,
+  STMT_JOURNAL_INSERT,
+  STMT_JOURNAL_READ,
+  STMT_JOURNAL_CLEAR,
   N_STMTS
 } StmtId;
 
@@ -125,7 +138,42 @@ static const char * const stmt_sql[N_STMTS] = {
     "SELECT name FROM rooms r"
     " WHERE EXISTS (SELECT 1 FROM messages m WHERE m.room_id = r.id)"
     " ORDER BY name",
+  [STMT_JOURNAL_INSERT] = "INSERT INTO journal (data) VALUES (?1)",
+  [STMT_JOURNAL_READ] = "SELECT pk, data FROM journal ORDER BY pk",
+  [STMT_JOURNAL_CLEAR] = "DELETE FROM journal WHERE pk <= ?1",
 };
+
+/* A journal record, serialized by hand (a GVariant cost more than the
+ * commit): the byte JOURNAL_FORMAT, direction and state (one byte each),
+ * ref, pk, seq, ts and local_ts (64-bit little endian), then room, cid,
+ * id, sender, text and reason, each a 32-bit little-endian length L and
+ * L bytes: the string and its NUL, or nothing (L = 0) for NULL.
+ *
+ * pk is the row the message already has (0: none yet); ref is the
+ * journal pk of an earlier record of the same, not yet applied, message
+ * (0: none), so that records of one message without cid or seq still end
+ * up in one row. */
+#define JOURNAL_FORMAT 1
+#define JOURNAL_N_INTS 5
+#define JOURNAL_N_STRINGS 6
+
+typedef struct
+{
+  gint64      ref;
+  gint64      pk;
+  gint64      seq;
+  gint64      ts;
+  gint64      local_ts;
+  int         direction;
+  int         state;
+  /* Point into the serialized record. */
+  const char *room;
+  const char *cid;
+  const char *id;
+  const char *sender;
+  const char *text;
+  const char *reason;
+} JournalRecord;
 
 /* Cached statements are handed out with g_autoptr (TincanStmt): leaving
  * the scope resets them for the next use. */
@@ -169,6 +217,24 @@ struct _TincanStore
   GPtrArray   *pending;
   GHashTable  *pending_set;
   guint        flush_id;
+  guint        apply_id;
+
+  /* Flushed into the journal, not yet applied to messages: journal
+   * order, each message once; message -> journal pk (gint64 *) of its
+   * first record. */
+  GPtrArray   *journaled;
+  GHashTable  *journaled_refs;
+  gint64       journal_last_pk;
+  /* "c" cid and "s" room "\n" seq of the journaled messages, for dedup
+   * before they are applied; the journaled messages already announced
+   * by "committed" (their apply inserts them). */
+  GHashTable  *journaled_keys;
+  GHashTable  *announced;
+
+  /* Frames in the WAL after the last commit. */
+  int          wal_frames;
+  /* Reused for each journal record. */
+  GByteArray  *record_buf;
 
   /* room name -> room id (gint64 *) */
   GHashTable  *rooms;
@@ -826,20 +892,91 @@ apply_outcome (TincanStore *self,
     }
 }
 
+static gboolean flush_idle_cb (gpointer data);
+static gboolean apply_timeout_cb (gpointer data);
+
+/* Journaled messages are applied in batches, never in the flush itself:
+ * at the next batch commit of plain saves, before a read, in the idle
+ * after a flush once this many wait, or after APPLY_DELAY_MS. A flush of
+ * this many or more is applied directly: a batch that size costs about
+ * the same either way. */
+#define APPLY_BATCH    64
+#define APPLY_DELAY_MS 100
+
+/* SQLite's default: a WAL of about 4 MiB at most between checkpoints. */
+#define CHECKPOINT_FRAMES 1000
+
+static int
+wal_hook_cb (void       *data,
+             sqlite3    *db,
+             const char *name,
+             int         n_frames)
+{
+  TincanStore *self = data;
+
+  self->wal_frames = n_frames;
+
+  return SQLITE_OK;
+}
+
+static void
+maybe_checkpoint (TincanStore *self)
+{
+  int rc;
+
+  if (self->wal_frames < CHECKPOINT_FRAMES)
+    return;
+
+  /* No other connection can read (exclusive lock): a passive checkpoint
+   * copies the whole WAL, and the next commit starts it over. */
+  rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  if (rc != SQLITE_OK)
+    g_debug ("Checkpoint failed: %s", sqlite3_errmsg (self->db));
+  self->wal_frames = 0;
+}
+
+static void
+rollback (TincanStore *self)
+{
+  g_autoptr (GError) rollback_error = NULL;
+
+  if (!exec_simple (self, STMT_ROLLBACK, &rollback_error))
+    g_debug ("Rollback failed: %s", rollback_error->message);
+}
+
+static void
+schedule_flush (TincanStore *self)
+{
+  /* Above the default idle so the batch is written before GTK redraws,
+   * yet after the I/O of this main-loop turn queued everything. */
+  if (self->flush_id == 0)
+    {
+      self->flush_id = g_idle_add_full (G_PRIORITY_HIGH_IDLE, flush_idle_cb, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id),
+                                "[tincan] store flush");
+    }
+}
+
+/* Applies the journaled messages, then the pending ones, to messages in
+ * one transaction that also empties the journal. Each message is written
+ * once, from what its object holds now (its newest save). */
 static gboolean
 flush_pending (TincanStore  *self,
                GError      **error)
 {
+  g_autoptr (GPtrArray) saved = NULL;
   g_autoptr (GPtrArray) batch = NULL;
   g_autoptr (GPtrArray) inserted = NULL;
   g_autoptr (GError) local_error = NULL;
   g_autofree Outcome *outcomes = NULL;
   gint64 start_us;
+  guint n_journaled;
   guint i;
 
   g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_handle_id (&self->apply_id, g_source_remove);
 
-  if (self->pending->len == 0)
+  if (self->pending->len == 0 && self->journaled->len == 0)
     return TRUE;
 
   if (self->db == NULL)
@@ -851,9 +988,21 @@ flush_pending (TincanStore  *self,
 
   /* Saves made while this batch is applied (from signal handlers) go
    * into the next one. */
-  batch = g_steal_pointer (&self->pending);
+  saved = g_steal_pointer (&self->pending);
   self->pending = g_ptr_array_new_with_free_func (g_object_unref);
   g_hash_table_remove_all (self->pending_set);
+
+  n_journaled = self->journaled->len;
+  batch = g_ptr_array_new_full (n_journaled + saved->len, g_object_unref);
+  for (i = 0; i < n_journaled; i++)
+    g_ptr_array_add (batch, g_object_ref (g_ptr_array_index (self->journaled, i)));
+  for (i = 0; i < saved->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (saved, i);
+
+      if (!g_hash_table_contains (self->journaled_refs, message))
+        g_ptr_array_add (batch, g_object_ref (message));
+    }
 
   start_us = g_get_monotonic_time ();
   outcomes = g_new0 (Outcome, batch->len);
@@ -865,31 +1014,58 @@ flush_pending (TincanStore  *self,
     {
       if (!write_message (self, g_ptr_array_index (batch, i), &outcomes[i], &local_error))
         {
-          g_autoptr (GError) rollback_error = NULL;
+          rollback (self);
+          goto failed;
+        }
+    }
 
-          if (!exec_simple (self, STMT_ROLLBACK, &rollback_error))
-            g_debug ("Rollback failed: %s", rollback_error->message);
+  if (self->journal_last_pk != 0)
+    {
+      g_autoptr (TincanStmt) stmt = get_stmt (self, STMT_JOURNAL_CLEAR, &local_error);
+
+      if (stmt == NULL)
+        {
+          rollback (self);
+          goto failed;
+        }
+      sqlite3_bind_int64 (stmt, 1, self->journal_last_pk);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          set_db_error (self, &local_error, TINCAN_STORE_ERROR_IO, "Cannot clear the journal");
+          rollback (self);
           goto failed;
         }
     }
 
   if (!exec_simple (self, STMT_COMMIT, &local_error))
     {
-      g_autoptr (GError) rollback_error = NULL;
-
-      if (!exec_simple (self, STMT_ROLLBACK, &rollback_error))
-        g_debug ("Rollback failed: %s", rollback_error->message);
+      rollback (self);
       goto failed;
     }
 
-  g_debug ("Committed %u messages in %" G_GINT64_FORMAT " µs",
-           batch->len, g_get_monotonic_time () - start_us);
+  g_debug ("Committed %u messages (%u journaled) in %" G_GINT64_FORMAT " µs",
+           batch->len, n_journaled, g_get_monotonic_time () - start_us);
+  maybe_checkpoint (self);
+
+  g_ptr_array_set_size (self->journaled, 0);
+  g_hash_table_remove_all (self->journaled_refs);
+  g_hash_table_remove_all (self->journaled_keys);
+  self->journal_last_pk = 0;
 
   inserted = g_ptr_array_new_with_free_func (g_object_unref);
   for (i = 0; i < batch->len; i++)
     {
       apply_outcome (self, &outcomes[i], inserted);
       outcome_clear (&outcomes[i]);
+    }
+
+  /* Announced when they were journaled. */
+  if (g_hash_table_size (self->announced) > 0)
+    {
+      for (i = inserted->len; i > 0; i--)
+        if (g_hash_table_contains (self->announced, g_ptr_array_index (inserted, i - 1)))
+          g_ptr_array_remove_index (inserted, i - 1);
+      g_hash_table_remove_all (self->announced);
     }
 
   if (inserted->len > 0 && !self->finalizing)
@@ -904,17 +1080,453 @@ failed:
   /* Rooms added in the rolled back transaction are gone again. */
   g_hash_table_remove_all (self->rooms);
 
-  /* Keep the batch, ahead of newer saves, for the next attempt. */
+  /* The journal stays as it is; the saves go back, ahead of newer ones,
+   * for the next attempt. */
   for (i = 0; i < self->pending->len; i++)
-    g_ptr_array_add (batch, g_object_ref (g_ptr_array_index (self->pending, i)));
+    g_ptr_array_add (saved, g_object_ref (g_ptr_array_index (self->pending, i)));
   g_clear_pointer (&self->pending, g_ptr_array_unref);
-  self->pending = g_steal_pointer (&batch);
+  self->pending = g_steal_pointer (&saved);
   for (i = 0; i < self->pending->len; i++)
     g_hash_table_add (self->pending_set, g_ptr_array_index (self->pending, i));
 
   g_propagate_error (error, g_steal_pointer (&local_error));
 
   return FALSE;
+}
+
+/* The journal */
+
+static void
+record_put_string (GByteArray *buf,
+                   const char *str)
+{
+  guint32 len = str != NULL ? (guint32) strlen (str) + 1 : 0;
+  guint32 le = GUINT32_TO_LE (len);
+
+  g_byte_array_append (buf, (const guint8 *) &le, sizeof le);
+  if (len > 0)
+    g_byte_array_append (buf, (const guint8 *) str, len);
+}
+
+/* Serializes @message into @buf (emptied first). */
+static void
+journal_record_write (GByteArray    *buf,
+                      gint64         ref,
+                      gint64         pk,
+                      TincanMessage *message)
+{
+  TincanMessageState state = tincan_message_get_state (message);
+  gint64 ints[JOURNAL_N_INTS] = {
+    ref, pk,
+    tincan_message_get_seq (message),
+    tincan_message_get_timestamp (message),
+    tincan_message_get_local_timestamp (message),
+  };
+  guint8 head[3] = {
+    JOURNAL_FORMAT,
+    (guint8) tincan_message_get_direction (message),
+    (guint8) state,
+  };
+
+  g_byte_array_set_size (buf, 0);
+  g_byte_array_append (buf, head, sizeof head);
+  for (guint i = 0; i < JOURNAL_N_INTS; i++)
+    {
+      guint64 le = GUINT64_TO_LE ((guint64) ints[i]);
+
+      g_byte_array_append (buf, (const guint8 *) &le, sizeof le);
+    }
+  record_put_string (buf, tincan_message_get_room (message));
+  record_put_string (buf, tincan_message_get_cid (message));
+  record_put_string (buf, tincan_message_get_id (message));
+  record_put_string (buf, tincan_message_get_sender (message));
+  record_put_string (buf, tincan_message_get_text (message));
+  record_put_string (buf, state == TINCAN_MESSAGE_STATE_FAILED ? tincan_message_get_reason (message) : NULL);
+}
+
+/* Parses what journal_record_write() wrote; FALSE if @data is not that
+ * (truncated, another format). The strings point into @data. */
+static gboolean
+journal_record_read (const guint8  *data,
+                     gsize          size,
+                     JournalRecord *record)
+{
+  const char **strings[JOURNAL_N_STRINGS] = {
+    &record->room, &record->cid, &record->id, &record->sender, &record->text, &record->reason,
+  };
+  gint64 *ints[JOURNAL_N_INTS] = {
+    &record->ref, &record->pk, &record->seq, &record->ts, &record->local_ts,
+  };
+  gsize offset = 3;
+
+  if (data == NULL || size < 3 + JOURNAL_N_INTS * 8 || data[0] != JOURNAL_FORMAT)
+    return FALSE;
+
+  record->direction = data[1];
+  record->state = data[2];
+
+  for (guint i = 0; i < JOURNAL_N_INTS; i++)
+    {
+      guint64 le;
+
+      memcpy (&le, data + offset, sizeof le);
+      *ints[i] = (gint64) GUINT64_FROM_LE (le);
+      offset += sizeof le;
+    }
+
+  for (guint i = 0; i < JOURNAL_N_STRINGS; i++)
+    {
+      guint32 len;
+
+      if (size - offset < sizeof len)
+        return FALSE;
+      memcpy (&len, data + offset, sizeof len);
+      len = GUINT32_FROM_LE (len);
+      offset += sizeof len;
+
+      if (len == 0)
+        {
+          *strings[i] = NULL;
+          continue;
+        }
+
+      if (size - offset < len ||
+          data[offset + len - 1] != '\0' ||
+          !g_utf8_validate ((const char *) data + offset, len - 1, NULL))
+        return FALSE;
+
+      *strings[i] = (const char *) data + offset;
+      offset += len;
+    }
+
+  return offset == size;
+}
+
+/* Adds the keys of @message to journaled_keys; the new ones to @added
+ * too, so a failed journal commit can take them back. */
+static void
+add_journal_keys (TincanStore   *self,
+                  TincanMessage *message,
+                  GPtrArray     *added)
+{
+  char *keys[2] = { NULL, NULL };
+
+  if (tincan_message_get_cid (message) != NULL)
+    keys[0] = g_strconcat ("c", tincan_message_get_cid (message), NULL);
+  if (tincan_message_get_seq (message) != 0)
+    keys[1] = g_strdup_printf ("s%s\n%" G_GINT64_FORMAT,
+                               tincan_message_get_room (message),
+                               tincan_message_get_seq (message));
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      if (keys[i] == NULL)
+        continue;
+      if (g_hash_table_contains (self->journaled_keys, keys[i]))
+        {
+          g_free (keys[i]);
+          continue;
+        }
+      g_hash_table_add (self->journaled_keys, keys[i]);
+      g_ptr_array_add (added, keys[i]);
+    }
+}
+
+/* Whether applying @message will insert a row, as write_message() will
+ * decide it: not for a message that has a row or a journal record, nor
+ * for one whose cid or (room, seq) is stored or journaled. */
+static gboolean
+will_insert (TincanStore    *self,
+             TincanMessage  *message,
+             gboolean       *insert,
+             GError        **error)
+{
+  const char *cid = tincan_message_get_cid (message);
+  gint64 seq = tincan_message_get_seq (message);
+  gint64 pk = 0;
+
+  *insert = FALSE;
+
+  if (is_live (self, message) || g_hash_table_contains (self->journaled_refs, message))
+    return TRUE;
+
+  if (cid != NULL)
+    {
+      g_autofree char *key = g_strconcat ("c", cid, NULL);
+      g_autoptr (TincanStmt) stmt = NULL;
+
+      if (g_hash_table_contains (self->journaled_keys, key))
+        return TRUE;
+      if (!(stmt = get_stmt (self, STMT_FIND_CID, error)))
+        return FALSE;
+      sqlite3_bind_text (stmt, 1, cid, -1, SQLITE_STATIC);
+      if (!find_pk (self, STMT_FIND_CID, &pk, NULL, error))
+        return FALSE;
+      if (pk != 0)
+        return TRUE;
+    }
+
+  if (seq != 0)
+    {
+      g_autofree char *key = g_strdup_printf ("s%s\n%" G_GINT64_FORMAT,
+                                              tincan_message_get_room (message), seq);
+      g_autoptr (TincanStmt) stmt = NULL;
+      gint64 room_id;
+
+      if (g_hash_table_contains (self->journaled_keys, key))
+        return TRUE;
+      if (!find_room (self, tincan_message_get_room (message), &room_id, error))
+        return FALSE;
+      if (room_id != 0)
+        {
+          if (!(stmt = get_stmt (self, STMT_FIND_SEQ, error)))
+            return FALSE;
+          sqlite3_bind_int64 (stmt, 1, room_id);
+          sqlite3_bind_int64 (stmt, 2, seq);
+          if (!find_pk (self, STMT_FIND_SEQ, &pk, NULL, error))
+            return FALSE;
+          if (pk != 0)
+            return TRUE;
+        }
+    }
+
+  *insert = TRUE;
+
+  return TRUE;
+}
+
+/* Writes the pending saves into the journal, one row each, in one
+ * transaction: durable when it returns TRUE, applied to messages later
+ * (flush_pending()). The new messages among them are announced now. */
+static gboolean
+journal_pending (TincanStore  *self,
+                 GError      **error)
+{
+  g_autoptr (GPtrArray) added = NULL;
+  g_autoptr (GPtrArray) announce = NULL;
+  g_autofree gint64 *jpks = NULL;
+  g_autofree gboolean *inserts = NULL;
+  guint i;
+
+  if (self->pending->len == 0)
+    return TRUE;
+
+  if (self->db == NULL)
+    {
+      g_set_error_literal (error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_IO,
+                           "The database is closed");
+      return FALSE;
+    }
+
+  jpks = g_new0 (gint64, self->pending->len);
+  inserts = g_new0 (gboolean, self->pending->len);
+  added = g_ptr_array_new ();
+
+  if (!exec_simple (self, STMT_BEGIN, error))
+    return FALSE;
+
+  for (i = 0; i < self->pending->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (self->pending, i);
+      g_autoptr (TincanStmt) stmt = NULL;
+      gint64 *ref = g_hash_table_lookup (self->journaled_refs, message);
+
+      if (!will_insert (self, message, &inserts[i], error))
+        goto failed;
+      add_journal_keys (self, message, added);
+
+      journal_record_write (self->record_buf,
+                            ref != NULL ? *ref : 0,
+                            is_live (self, message) ? _tincan_message_get_store_id (message) : 0,
+                            message);
+
+      if (!(stmt = get_stmt (self, STMT_JOURNAL_INSERT, error)))
+        goto failed;
+
+      sqlite3_bind_blob (stmt, 1, self->record_buf->data, (int) self->record_buf->len, SQLITE_STATIC);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot write the journal");
+          goto failed;
+        }
+      jpks[i] = sqlite3_last_insert_rowid (self->db);
+    }
+
+  if (!exec_simple (self, STMT_COMMIT, error))
+    goto failed;
+
+  announce = g_ptr_array_new_with_free_func (g_object_unref);
+  for (i = 0; i < self->pending->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (self->pending, i);
+
+      if (inserts[i])
+        {
+          g_hash_table_add (self->announced, message);
+          g_ptr_array_add (announce, g_object_ref (message));
+        }
+      if (g_hash_table_contains (self->journaled_refs, message))
+        continue;
+      g_ptr_array_add (self->journaled, g_object_ref (message));
+      g_hash_table_insert (self->journaled_refs, message, g_memdup2 (&jpks[i], sizeof jpks[i]));
+    }
+  self->journal_last_pk = jpks[self->pending->len - 1];
+
+  g_ptr_array_set_size (self->pending, 0);
+  g_hash_table_remove_all (self->pending_set);
+
+  /* Durable now: "committed" as for a batch commit. */
+  if (announce->len > 0 && !self->finalizing)
+    g_signal_emit (self, signals[COMMITTED], 0, announce);
+
+  return TRUE;
+
+failed:
+  rollback (self);
+  for (i = 0; i < added->len; i++)
+    g_hash_table_remove (self->journaled_keys, g_ptr_array_index (added, i));
+
+  return FALSE;
+}
+
+/* Sets every stored field of @message from a journal record. */
+static void
+message_fill_from_record (TincanMessage       *message,
+                          const JournalRecord *record)
+{
+  TincanMessageState state = CLAMP (record->state, TINCAN_MESSAGE_STATE_QUEUED,
+                                    TINCAN_MESSAGE_STATE_FAILED);
+
+  g_object_freeze_notify (G_OBJECT (message));
+  tincan_message_set_room (message, record->room);
+  tincan_message_set_cid (message, record->cid);
+  tincan_message_set_id (message, record->id);
+  tincan_message_set_sender (message, record->sender);
+  tincan_message_set_text (message, record->text);
+  tincan_message_set_seq (message, record->seq);
+  tincan_message_set_timestamp (message, record->ts);
+  tincan_message_set_local_timestamp (message, record->local_ts);
+  if (state == TINCAN_MESSAGE_STATE_FAILED)
+    tincan_message_set_failed (message, record->reason);
+  else
+    tincan_message_set_state (message, state);
+  g_object_thaw_notify (G_OBJECT (message));
+}
+
+/* At open: the records a crash left between a flush and its apply are
+ * applied, in order, before anything else reads or writes. */
+static gboolean
+replay_journal (TincanStore  *self,
+                GError      **error)
+{
+  g_autoptr (GHashTable) by_jpk = NULL;
+  g_autoptr (GPtrArray) inserted = NULL;
+  g_autoptr (TincanStmt) clear = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 last_jpk = 0;
+  guint n = 0;
+  int rc;
+
+  by_jpk = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
+  inserted = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (!exec_simple (self, STMT_BEGIN, error))
+    return FALSE;
+
+  if (sqlite3_prepare_v2 (self->db, stmt_sql[STMT_JOURNAL_READ], -1, &stmt, NULL) != SQLITE_OK)
+    {
+      set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot read the journal");
+      sqlite3_finalize (stmt);
+      rollback (self);
+      return FALSE;
+    }
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr (TincanMessage) message = NULL;
+      Outcome outcome = { NULL, };
+      JournalRecord record;
+      gint64 jpk = sqlite3_column_int64 (stmt, 0);
+      const guint8 *data = sqlite3_column_blob (stmt, 1);
+      gboolean ok;
+
+      last_jpk = jpk;
+
+      /* Never written by this format, or torn: nothing to apply. */
+      if (!journal_record_read (data, sqlite3_column_bytes (stmt, 1), &record) ||
+          record.room == NULL || *record.room == '\0')
+        {
+          g_warning ("%s: journal record %" G_GINT64_FORMAT " is unreadable; skipped",
+                     self->path, jpk);
+          continue;
+        }
+
+      if (record.ref != 0 && g_hash_table_contains (by_jpk, &record.ref))
+        message = g_object_ref (g_hash_table_lookup (by_jpk, &record.ref));
+      else if (record.pk != 0 && live_lookup (self, record.pk) != NULL)
+        message = g_object_ref (live_lookup (self, record.pk));
+      else
+        {
+          message = tincan_message_new (record.direction == TINCAN_MESSAGE_DIRECTION_OUTGOING
+                                        ? TINCAN_MESSAGE_DIRECTION_OUTGOING
+                                        : TINCAN_MESSAGE_DIRECTION_INCOMING);
+          if (record.pk != 0)
+            live_track (self, message, record.pk);
+        }
+      message_fill_from_record (message, &record);
+
+      ok = write_message (self, message, &outcome, error);
+      if (ok)
+        apply_outcome (self, &outcome, inserted);
+      outcome_clear (&outcome);
+      if (!ok)
+        {
+          sqlite3_finalize (stmt);
+          rollback (self);
+          g_hash_table_remove_all (self->rooms);
+          return FALSE;
+        }
+
+      if (record.ref == 0)
+        g_hash_table_insert (by_jpk, g_memdup2 (&jpk, sizeof jpk), g_object_ref (message));
+      n++;
+    }
+  sqlite3_finalize (stmt);
+
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot read the journal");
+      rollback (self);
+      return FALSE;
+    }
+
+  if (last_jpk != 0)
+    {
+      if (!(clear = get_stmt (self, STMT_JOURNAL_CLEAR, error)))
+        {
+          rollback (self);
+          return FALSE;
+        }
+      sqlite3_bind_int64 (clear, 1, last_jpk);
+      if (sqlite3_step (clear) != SQLITE_DONE)
+        {
+          set_db_error (self, error, TINCAN_STORE_ERROR_IO, "Cannot clear the journal");
+          rollback (self);
+          return FALSE;
+        }
+    }
+
+  if (!exec_simple (self, STMT_COMMIT, error))
+    {
+      rollback (self);
+      g_hash_table_remove_all (self->rooms);
+      return FALSE;
+    }
+
+  if (n > 0)
+    g_debug ("%s: applied %u journaled messages left by an unclean exit", self->path, n);
+
+  return TRUE;
 }
 
 static gboolean
@@ -925,8 +1537,34 @@ flush_idle_cb (gpointer data)
 
   self->flush_id = 0;
 
+  /* Only journaled messages, not many yet: they wait a little longer. */
+  if (self->pending->len == 0 && self->journaled->len < APPLY_BATCH)
+    {
+      if (self->journaled->len > 0 && self->apply_id == 0)
+        {
+          self->apply_id = g_timeout_add (APPLY_DELAY_MS, apply_timeout_cb, self);
+          g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->apply_id),
+                                    "[tincan] store apply");
+        }
+      return G_SOURCE_REMOVE;
+    }
+
   if (!flush_pending (self, &error))
     g_warning ("Could not save %u messages: %s", self->pending->len, error->message);
+
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+apply_timeout_cb (gpointer data)
+{
+  TincanStore *self = data;
+  g_autoptr (GError) error = NULL;
+
+  self->apply_id = 0;
+
+  if (!flush_pending (self, &error))
+    g_warning ("Could not apply %u journaled messages: %s", self->journaled->len, error->message);
 
   return G_SOURCE_REMOVE;
 }
@@ -1031,11 +1669,34 @@ open_database (TincanStore  *self,
     }
 
   sqlite3_extended_result_codes (self->db, TRUE);
-  sqlite3_busy_timeout (self->db, 2000);
+  /* Short: the only other party is another process holding the store,
+   * and a second tincan-cli on the same data dir should fail at once. */
+  sqlite3_busy_timeout (self->db, 100);
 
-  /* Also the first read: a file that is not a database fails here. */
-  if (!query_int (self, "PRAGMA user_version", &version, error))
+  /* One process owns a store (the app is single-instance, each tincan-cli
+   * run has its data dir): an exclusive lock, taken on the first access
+   * and held until close, spares every commit its file locking and lets
+   * the WAL index live in heap memory instead of a shared-memory file. A
+   * second process opening the same store gets a clear "locked" error
+   * rather than a second copy of the outbox sending the same messages. */
+  if (!exec_sql (self, "PRAGMA locking_mode = EXCLUSIVE", TINCAN_STORE_ERROR_OPEN, error))
     return FALSE;
+
+  /* Also the first read: a file that is not a database fails here. Then
+   * the exclusive lock, held until close: a store that another process
+   * has open fails here, clearly, not at the first save. */
+  if (!query_int (self, "PRAGMA user_version", &version, NULL) ||
+      sqlite3_exec (self->db, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    {
+      int code = sqlite3_errcode (self->db) & 0xff;
+
+      if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        g_set_error (error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_OPEN,
+                     "%s is in use by another process (database is locked)", self->path);
+      else
+        set_db_error (self, error, TINCAN_STORE_ERROR_OPEN, "Cannot read the database");
+      return FALSE;
+    }
 
   if (version > SCHEMA_VERSION)
     {
@@ -1059,10 +1720,22 @@ open_database (TincanStore  *self,
   if (!exec_sql (self, "PRAGMA synchronous = NORMAL", TINCAN_STORE_ERROR_OPEN, error))
     return FALSE;
 
+  /* Checkpoints only after a batch commit (maybe_checkpoint()), never in
+   * the flush the send path waits for. */
+  if (!exec_sql (self, "PRAGMA wal_autocheckpoint = 0", TINCAN_STORE_ERROR_OPEN, error))
+    return FALSE;
+  sqlite3_wal_hook (self->db, wal_hook_cb, self);
+
   if (!migrate (self, version, error))
     return FALSE;
 
   self->schema_version = SCHEMA_VERSION;
+
+  if (!replay_journal (self, error))
+    {
+      g_prefix_error (error, "%s: ", self->path);
+      return FALSE;
+    }
 
   return TRUE;
 }
@@ -1088,6 +1761,7 @@ tincan_store_dispose (GObject *object)
   TincanStore *self = (TincanStore *)object;
 
   g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_handle_id (&self->apply_id, g_source_remove);
 
   G_OBJECT_CLASS (tincan_store_parent_class)->dispose (object);
 }
@@ -1101,11 +1775,12 @@ tincan_store_finalize (GObject *object)
 
   self->finalizing = TRUE;
 
-  if (self->db != NULL && self->pending->len > 0)
+  if (self->db != NULL && (self->pending->len > 0 || self->journaled->len > 0))
     {
       g_autoptr (GError) error = NULL;
 
-      if (!flush_pending (self, &error))
+      /* What cannot be applied is at least journaled, for the next open. */
+      if (!flush_pending (self, &error) && !journal_pending (self, NULL))
         g_warning ("Could not save %u messages before closing: %s",
                    self->pending->len, error->message);
     }
@@ -1120,6 +1795,11 @@ tincan_store_finalize (GObject *object)
   g_clear_pointer (&self->live_pks, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_ptr_array_unref);
   g_clear_pointer (&self->pending_set, g_hash_table_unref);
+  g_clear_pointer (&self->journaled, g_ptr_array_unref);
+  g_clear_pointer (&self->journaled_refs, g_hash_table_unref);
+  g_clear_pointer (&self->journaled_keys, g_hash_table_unref);
+  g_clear_pointer (&self->announced, g_hash_table_unref);
+  g_clear_pointer (&self->record_buf, g_byte_array_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
   g_clear_pointer (&self->path, g_free);
 
@@ -1197,6 +1877,11 @@ tincan_store_init (TincanStore *self)
 {
   self->pending = g_ptr_array_new_with_free_func (g_object_unref);
   self->pending_set = g_hash_table_new (NULL, NULL);
+  self->journaled = g_ptr_array_new_with_free_func (g_object_unref);
+  self->journaled_refs = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->journaled_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->announced = g_hash_table_new (NULL, NULL);
+  self->record_buf = g_byte_array_sized_new (256);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->live_by_pk = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->live_pks = g_hash_table_new_full (NULL, NULL, NULL, g_free);
@@ -1268,15 +1953,7 @@ tincan_store_save (TincanStore   *self,
     return;
 
   g_ptr_array_add (self->pending, g_object_ref (message));
-
-  /* Above the default idle so the batch is written before GTK redraws,
-   * yet after the I/O of this main-loop turn queued everything. */
-  if (self->flush_id == 0)
-    {
-      self->flush_id = g_idle_add_full (G_PRIORITY_HIGH_IDLE, flush_idle_cb, self, NULL);
-      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id),
-                                "[tincan] store flush");
-    }
+  schedule_flush (self);
 }
 
 gboolean
@@ -1286,7 +1963,19 @@ tincan_store_flush (TincanStore  *self,
   g_return_val_if_fail (TINCAN_IS_STORE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return flush_pending (self, error);
+  if (self->pending->len >= APPLY_BATCH)
+    return flush_pending (self, error);
+
+  /* The latency-critical path (nothing is sent before this returns):
+   * one small journal row per message now; indexes and dedup when it is
+   * applied, later (flush_idle_cb()). */
+  if (!journal_pending (self, error))
+    return FALSE;
+
+  if (self->journaled->len > 0)
+    schedule_flush (self);
+
+  return TRUE;
 }
 
 gboolean
