@@ -547,6 +547,87 @@ test_killed (void)
   rm_rf (dir);
 }
 
+/* --frames FILE: the inspector's export format, live, secrets masked. */
+static void
+test_frames (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("tincan-test-cli-XXXXXX", &error);
+  g_autofree char *frames = g_build_filename (dir, "frames.jsonl", NULL);
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  const char *hello_token = "hello-s3cr3t-7788";
+  const char *bearer = "b3arer-s3cr3t-9911";
+  TincanServer *server = server_new (0, hello_token);
+  const char *url = tincan_server_get_uri (server);
+  g_autofree char *header = g_strdup_printf ("Authorization: Bearer %s", bearer);
+  const char *args[] = { "--user", "alice", "--data-dir", dir, "--token", hello_token,
+                         "--header", header, "--frames", frames, url, NULL };
+  g_autoptr (Cli) cli = NULL;
+  guint n_request = 0, n_response = 0, n_hello = 0, n_send = 0, n_ack = 0, n_close = 0;
+
+  g_assert_no_error (error);
+  cli = cli_spawn (args);
+  cli_write (cli, "first\nsecond\n");
+  cli_close_stdin (cli);
+  g_assert_cmpint (cli_wait (cli, 10000), ==, 0);
+  g_assert_cmpuint (cli_count (cli, "delivered"), ==, 2);
+
+  g_file_get_contents (frames, &contents, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (strstr (contents, hello_token));
+  g_assert_null (strstr (contents, bearer));
+
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr (TincanFrameRecord) record = NULL;
+      const char *text;
+
+      if (*lines[i] == '\0')
+        continue;
+      record = tincan_frame_record_new_from_json_line (lines[i], &error);
+      g_assert_no_error (error);
+      text = tincan_frame_record_get_text (record);
+
+      switch (tincan_frame_record_get_kind (record))
+        {
+        case TINCAN_FRAME_RECORD_KIND_HANDSHAKE_REQUEST:
+          n_request++;
+          g_assert_nonnull (strstr (text, "Authorization: Bearer "));
+          break;
+        case TINCAN_FRAME_RECORD_KIND_HANDSHAKE_RESPONSE:
+          n_response++;
+          g_assert_true (g_str_has_prefix (text, "HTTP/1.1 101"));
+          break;
+        case TINCAN_FRAME_RECORD_KIND_FRAME:
+        default:
+          if (tincan_frame_record_get_opcode (record) == TINCAN_OPCODE_CLOSE)
+            n_close++;
+          else if (g_strcmp0 (tincan_frame_record_get_json_type (record), "hello") == 0)
+            {
+              n_hello++;
+              g_assert_nonnull (strstr (text, "\"token\""));
+            }
+          else if (g_strcmp0 (tincan_frame_record_get_json_type (record), "send") == 0)
+            n_send++;
+          else if (g_strcmp0 (tincan_frame_record_get_json_type (record), "ack") == 0)
+            n_ack++;
+          break;
+        }
+    }
+
+  g_assert_cmpuint (n_request, ==, 1);
+  g_assert_cmpuint (n_response, ==, 1);
+  g_assert_cmpuint (n_hello, ==, 1);
+  g_assert_cmpuint (n_send, ==, 2);
+  g_assert_cmpuint (n_ack, ==, 2);
+  g_assert_cmpuint (n_close, >=, 1);
+
+  server_free (server);
+  rm_rf (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -555,6 +636,7 @@ main (int   argc,
 
   g_test_add_func ("/cli/usage", test_usage);
   g_test_add_func ("/cli/deliver", test_deliver);
+  g_test_add_func ("/cli/frames", test_frames);
   g_test_add_func ("/cli/drain-timeout", test_drain_timeout);
   g_test_add_func ("/cli/failed", test_failed);
   g_test_add_func ("/cli/killed", test_killed);

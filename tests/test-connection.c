@@ -435,6 +435,7 @@ typedef struct
   gboolean    garbage_after_ack;
   gboolean    oversize_after_garbage;
   gboolean    garbage_sent;
+  gboolean    broadcast_twice; /* each accepted message is broadcast twice */
   GPtrArray  *accepted;        /* texts in seq order */
   /* The last handshake, as the server saw it. */
   char       *last_authorization;
@@ -519,6 +520,28 @@ fake_on_message (SoupWebsocketConnection *conn,
         reply->seq = seq;
         reply->ts = 1700000000000 + seq;
         fake_send_frame (conn, reply);
+
+        if (fake->broadcast_twice)
+          {
+            g_autoptr (TincanFrame) broadcast = tincan_frame_new (TINCAN_FRAME_MESSAGE);
+
+            broadcast->room = g_strdup (frame->room);
+            broadcast->id = g_strdup_printf ("id-%" G_GINT64_FORMAT, seq);
+            broadcast->user = g_strdup ("bob");
+            broadcast->text = g_strdup (frame->text);
+            broadcast->seq = seq;
+            broadcast->ts = 1700000000000 + seq;
+            for (guint i = 0; i < fake->conns->len; i++)
+              {
+                SoupWebsocketConnection *other = g_ptr_array_index (fake->conns, i);
+
+                if (other == conn ||
+                    soup_websocket_connection_get_state (other) != SOUP_WEBSOCKET_STATE_OPEN)
+                  continue;
+                fake_send_frame (other, broadcast);
+                fake_send_frame (other, broadcast);
+              }
+          }
 
         if (fake->garbage_after_ack && !fake->garbage_sent)
           {
@@ -2304,6 +2327,463 @@ test_outbox (Fixture       *fixture,
   tincan_connection_disconnect (again);
 }
 
+/* Issue #6: the inspector's models follow "handshake", "duplicate" and
+ * "heartbeat-missed". */
+
+static gboolean
+log_has_both_handshakes (gpointer data)
+{
+  TincanFrameLog *log = data;
+  guint n = 0;
+
+  tincan_frame_log_flush (log);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (log)); i++)
+    {
+      g_autoptr (TincanFrameRecord) record = g_list_model_get_item (G_LIST_MODEL (log), i);
+
+      if (tincan_frame_record_get_kind (record) != TINCAN_FRAME_RECORD_KIND_FRAME)
+        n++;
+    }
+
+  return n >= 2;
+}
+
+static void
+test_handshake_signal (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr (FakeServer) fake = fake_server_new (FAKE_NORMAL);
+  g_autoptr (TincanProfile) profile = new_profile (fake->url, "alice");
+  g_autoptr (TincanConnection) connection = NULL;
+  g_autoptr (TincanFrameLog) log = tincan_frame_log_new (0);
+  g_autoptr (TincanFrameRecord) request = NULL;
+  g_autoptr (TincanFrameRecord) response = NULL;
+  const char *token = "sekr1t-bearer-token-42";
+
+  tincan_profile_set_auth_method (profile, TINCAN_AUTH_BEARER);
+  connection = new_connection (fixture, profile, "alice.db", NULL);
+  tincan_connection_set_token_provider (connection, fixed_token, g_strdup (token), g_free);
+  tincan_frame_log_attach (log, connection);
+
+  tincan_connection_connect (connection);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+  if (!wait_for (log_has_both_handshakes, log, 5000))
+    g_error ("the handshake rows did not appear in the frame log");
+  g_assert_cmpstr (fake->last_authorization, ==, "Bearer sekr1t-bearer-token-42");
+
+  request = g_list_model_get_item (G_LIST_MODEL (log), 0);
+  response = g_list_model_get_item (G_LIST_MODEL (log), 1);
+  g_assert_cmpint (tincan_frame_record_get_kind (request), ==,
+                   TINCAN_FRAME_RECORD_KIND_HANDSHAKE_REQUEST);
+  g_assert_cmpint (tincan_frame_record_get_direction (request), ==, TINCAN_FRAME_DIRECTION_OUT);
+  g_assert_true (g_str_has_prefix (tincan_frame_record_get_text (request), "GET "));
+  g_assert_nonnull (strstr (tincan_frame_record_get_text (request), "Authorization: Bearer "));
+  g_assert_nonnull (strstr (tincan_frame_record_get_text (request), "Sec-WebSocket-Key"));
+  g_assert_null (strstr (tincan_frame_record_get_text (request), token));
+  g_assert_cmpint (tincan_frame_record_get_kind (response), ==,
+                   TINCAN_FRAME_RECORD_KIND_HANDSHAKE_RESPONSE);
+  g_assert_cmpint (tincan_frame_record_get_direction (response), ==, TINCAN_FRAME_DIRECTION_IN);
+  g_assert_true (g_str_has_prefix (tincan_frame_record_get_text (response), "HTTP/1.1 101"));
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (log)); i++)
+    {
+      g_autoptr (TincanFrameRecord) record = g_list_model_get_item (G_LIST_MODEL (log), i);
+      g_autofree char *line = tincan_frame_record_to_json_line (record);
+
+      g_assert_null (strstr (line, token));
+    }
+
+  tincan_connection_disconnect (connection);
+}
+
+static void
+refuse_handler (SoupServer        *server,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer           user_data)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_UNAUTHORIZED, NULL);
+}
+
+static gboolean
+cond_failed_state (gpointer data)
+{
+  return tincan_connection_get_state (data) == TINCAN_CONNECTION_STATE_FAILED;
+}
+
+/* A refused upgrade is shown too: the 401 is the evidence. */
+static void
+test_handshake_refused (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autoptr (SoupServer) server = soup_server_new (NULL, NULL);
+  g_autoptr (TincanProfile) profile = NULL;
+  g_autoptr (TincanConnection) connection = NULL;
+  g_autoptr (TincanFrameLog) log = tincan_frame_log_new (0);
+  g_autoptr (TincanFrameRecord) response = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  GSList *uris;
+
+  soup_server_add_handler (server, "/ws", refuse_handler, NULL, NULL);
+  soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  url = g_strdup_printf ("ws://127.0.0.1:%d/ws", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  profile = new_profile (url, "alice");
+  tincan_profile_set_auth_method (profile, TINCAN_AUTH_BEARER);
+  connection = new_connection (fixture, profile, "alice.db", NULL);
+  tincan_connection_set_token_provider (connection, fixed_token, g_strdup ("refused-token-77"), g_free);
+  tincan_frame_log_attach (log, connection);
+  tincan_connection_connect (connection);
+  if (!wait_for (cond_failed_state, connection, 5000))
+    g_error ("a 401 did not fail the connection");
+  if (!wait_for (log_has_both_handshakes, log, 5000))
+    g_error ("the refused handshake is not in the frame log");
+
+  response = g_list_model_get_item (G_LIST_MODEL (log), 1);
+  g_assert_cmpint (tincan_frame_record_get_kind (response), ==,
+                   TINCAN_FRAME_RECORD_KIND_HANDSHAKE_RESPONSE);
+  g_assert_true (g_str_has_prefix (tincan_frame_record_get_text (response), "HTTP/1.1 401"));
+  soup_server_disconnect (server);
+}
+
+static gboolean
+cond_duplicates_counted (gpointer data)
+{
+  return tincan_delivery_stats_get_duplicates (data) >= 2;
+}
+
+static void
+count_signal (gpointer  instance,
+              TincanMessage *message,
+              guint    *count)
+{
+  (*count)++;
+}
+
+static void
+test_duplicate_signal (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr (FakeServer) fake = fake_server_new (FAKE_NORMAL);
+  g_autoptr (TincanProfile) alice_profile = new_profile (fake->url, "alice");
+  g_autoptr (TincanProfile) bob_profile = new_profile (fake->url, "bob");
+  g_autoptr (TincanConnection) alice = NULL;
+  g_autoptr (TincanConnection) bob = NULL;
+  g_autoptr (TincanDeliveryStats) stats = tincan_delivery_stats_new ();
+  g_autoptr (GPtrArray) sent = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GError) error = NULL;
+  Recorder *rec;
+  guint duplicates = 0;
+
+  fake->broadcast_twice = TRUE;
+  alice = new_connection (fixture, alice_profile, "alice.db", NULL);
+  bob = new_connection (fixture, bob_profile, "bob.db", NULL);
+  rec = recorder_new (alice);
+  tincan_delivery_stats_attach (stats, alice);
+  g_signal_connect (alice, "duplicate", G_CALLBACK (count_signal), &duplicates);
+
+  tincan_connection_connect (alice);
+  tincan_connection_connect (bob);
+  wait_state (alice, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+  wait_state (bob, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("twice %u", i);
+
+      g_ptr_array_add (sent, tincan_connection_send (bob, "lobby", text, &error));
+      g_assert_no_error (error);
+    }
+  wait_all_delivered (sent, 5000);
+  wait_received (rec, 2, 5000);
+  if (!wait_for (cond_duplicates_counted, stats, 5000))
+    g_error ("the repeated broadcasts were not counted as duplicates");
+
+  /* Shown once each, counted as duplicates once each. */
+  run_for (100);
+  g_assert_cmpuint (rec->received->len, ==, 2);
+  g_assert_cmpuint (duplicates, ==, 2);
+  g_assert_cmpuint (tincan_delivery_stats_get_duplicates (stats), ==, 2);
+
+  recorder_free (rec);
+}
+
+typedef struct
+{
+  guint  count;
+  guint  last_in_a_row;
+  gint64 last_silence_ms;
+} Misses;
+
+static void
+on_heartbeat_missed (TincanConnection *connection,
+                     guint             in_a_row,
+                     gint64            silence_ms,
+                     Misses           *misses)
+{
+  misses->count++;
+  misses->last_in_a_row = in_a_row;
+  misses->last_silence_ms = silence_ms;
+}
+
+static gboolean
+cond_two_misses (gpointer data)
+{
+  return ((Misses *) data)->count >= 2;
+}
+
+static void
+test_heartbeat_missed (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  SilentPeer peer = { 0 };
+  g_autoptr (TincanProfile) profile = NULL;
+  g_autoptr (TincanConnection) connection = NULL;
+  g_autoptr (TincanTimeline) timeline = tincan_timeline_new ();
+  g_autofree char *url = NULL;
+  Misses misses = { 0 };
+
+  silent_peer_start (&peer);
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws", peer.port);
+  profile = new_profile (url, "alice");
+  g_object_set (profile, "heartbeat-interval", 1, "heartbeat-timeout", 10, NULL);
+  connection = new_connection (fixture, profile, "alice.db", NULL);
+  g_signal_connect (connection, "heartbeat-missed", G_CALLBACK (on_heartbeat_missed), &misses);
+  tincan_timeline_attach (timeline, connection);
+  tincan_connection_connect (connection);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+
+  if (!wait_for (cond_two_misses, &misses, 6000))
+    g_error ("no heartbeat-missed from a silent server");
+  g_assert_cmpuint (misses.last_in_a_row, ==, misses.count);
+  g_assert_cmpint (misses.last_silence_ms, >=, 1000);
+  g_assert_cmpint (tincan_connection_get_state (connection), ==, TINCAN_CONNECTION_STATE_CONNECTED);
+
+  g_signal_handlers_disconnect_by_data (connection, &misses);
+  tincan_timeline_attach (timeline, NULL);
+  tincan_connection_disconnect (connection);
+  silent_peer_stop (&peer);
+}
+
+/* Network simulation */
+
+static gboolean
+cond_latency_at_least_300 (gpointer d)
+{
+  return tincan_connection_get_latency (d) >= 300;
+}
+
+static gboolean
+cond_ack_p50_known (gpointer d)
+{
+  return tincan_delivery_stats_get_ack_latency_p50 (d) >= 0;
+}
+
+static void
+test_simulate_latency (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autofree char *url = NULL;
+  g_autoptr (TincanProfile) profile = NULL;
+  g_autoptr (TincanConnection) connection = NULL;
+  g_autoptr (TincanMessage) message = NULL;
+  g_autoptr (TincanDeliveryStats) stats = tincan_delivery_stats_new ();
+  g_autoptr (GError) error = NULL;
+  gint64 sent_at;
+
+  server_start (fixture, NULL, 0);
+  url = fixture_url (fixture);
+  profile = new_profile (url, "alice");
+  connection = new_connection (fixture, profile, "alice.db", NULL);
+  tincan_delivery_stats_attach (stats, connection);
+
+  /* Without: a local server answers within a few ms. */
+  tincan_connection_connect (connection);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+  if (!wait_for (cond_latency_known, connection, 5000))
+    g_error ("no latency measured");
+  g_assert_cmpint (tincan_connection_get_latency (connection), <, 300);
+  tincan_connection_disconnect (connection);
+
+  /* With 300 ms on every outgoing frame: the ping (sent on welcome) and
+   * the ack come back 300 ms later at least. */
+  tincan_connection_simulate_latency (connection, 300);
+  g_assert_cmpuint (tincan_connection_get_simulated_latency (connection), ==, 300);
+  tincan_connection_connect (connection);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+  if (!wait_for (cond_latency_at_least_300, connection, 5000))
+    g_error ("the simulated latency does not show in the measured latency (%d ms)",
+             tincan_connection_get_latency (connection));
+  g_assert_cmpint (tincan_connection_get_latency (connection), <, 2000);
+
+  sent_at = g_get_monotonic_time ();
+  message = tincan_connection_send (connection, "lobby", "slow", &error);
+  g_assert_no_error (error);
+  if (!wait_for (cond_ack_p50_known, stats, 5000))
+    g_error ("the message was not acknowledged");
+  g_assert_cmpint (g_get_monotonic_time () - sent_at, >=, 300 * 1000);
+  g_assert_cmpint (tincan_delivery_stats_get_ack_latency_p50 (stats), >=, 300);
+  g_assert_cmpint (tincan_message_get_state (message), ==, TINCAN_MESSAGE_STATE_DELIVERED);
+
+  tincan_connection_simulate_latency (connection, 0);
+  tincan_connection_disconnect (connection);
+}
+
+typedef struct
+{
+  TincanConnection *connection;
+  guint             n_reconnecting;
+  guint             n_connected;
+} StateCounter;
+
+static void
+count_states (TincanConnection *connection,
+              GParamSpec       *pspec,
+              StateCounter     *counter)
+{
+  switch (tincan_connection_get_state (connection))
+    {
+    case TINCAN_CONNECTION_STATE_RECONNECTING:
+      counter->n_reconnecting++;
+      break;
+    case TINCAN_CONNECTION_STATE_CONNECTED:
+      counter->n_connected++;
+      break;
+    case TINCAN_CONNECTION_STATE_DISCONNECTED:
+    case TINCAN_CONNECTION_STATE_CONNECTING:
+    case TINCAN_CONNECTION_STATE_OFFLINE:
+    case TINCAN_CONNECTION_STATE_FAILED:
+    default:
+      break;
+    }
+}
+
+static gboolean
+cond_reconnected_once (gpointer d)
+{
+  StateCounter *counter = d;
+
+  return counter->n_connected >= 2 &&
+         tincan_connection_get_state (counter->connection) == TINCAN_CONNECTION_STATE_CONNECTED;
+}
+
+static void
+test_simulate_drop (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *url = NULL;
+  g_autoptr (TincanProfile) alice_profile = NULL;
+  g_autoptr (TincanProfile) bob_profile = NULL;
+  g_autoptr (TincanConnection) alice = NULL;
+  g_autoptr (TincanConnection) bob = NULL;
+  g_autoptr (GPtrArray) sent = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GHashTable) texts = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GError) error = NULL;
+  StateCounter counter = { 0 };
+  Recorder *rec;
+
+  server_start (fixture, NULL, 0);
+  url = fixture_url (fixture);
+  alice_profile = new_profile (url, "alice");
+  bob_profile = new_profile (url, "bob");
+  alice = new_connection (fixture, alice_profile, "alice.db", NULL);
+  bob = new_connection (fixture, bob_profile, "bob.db", NULL);
+  rec = recorder_new (bob);
+  counter.connection = alice;
+  g_signal_connect (alice, "notify::state", G_CALLBACK (count_states), &counter);
+
+  g_assert_false (tincan_connection_simulate_drop (alice));
+  tincan_connection_connect (alice);
+  tincan_connection_connect (bob);
+  wait_state (alice, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+  wait_state (bob, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+
+  /* Ten messages, the link dropped after the first few went out. */
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("m%u", i);
+
+      g_ptr_array_add (sent, tincan_connection_send (alice, "lobby", text, &error));
+      g_assert_no_error (error);
+      if (i == 4)
+        {
+          run_for (5);
+          g_assert_true (tincan_connection_simulate_drop (alice));
+          g_assert_cmpint (tincan_connection_get_state (alice), ==,
+                           TINCAN_CONNECTION_STATE_RECONNECTING);
+        }
+    }
+
+  if (!wait_for (cond_reconnected_once, &counter, 5000))
+    g_error ("no reconnect after the simulated drop");
+  g_assert_cmpuint (counter.n_reconnecting, >=, 1);
+  wait_all_delivered (sent, 5000);
+  wait_received (rec, 10, 5000);
+  run_for (100);
+
+  /* Each exactly once on the other side. */
+  g_assert_cmpuint (rec->received->len, ==, 10);
+  for (guint i = 0; i < rec->received->len; i++)
+    g_assert_true (g_hash_table_add (texts, (char *) tincan_message_get_text (g_ptr_array_index (rec->received, i))));
+
+  g_signal_handlers_disconnect_by_data (alice, &counter);
+  recorder_free (rec);
+}
+
+static gboolean
+cond_offline (gpointer d)
+{
+  return tincan_connection_get_state (d) == TINCAN_CONNECTION_STATE_OFFLINE;
+}
+
+static void
+test_simulate_offline (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr (FakeServer) fake = fake_server_new (FAKE_NORMAL);
+  g_autoptr (TincanProfile) profile = new_profile (fake->url, "alice");
+  g_autoptr (TincanConnection) connection = NULL;
+  gint64 offline_at;
+
+  connection = new_connection (fixture, profile, "alice.db", NULL);
+  tincan_connection_connect (connection);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+  g_assert_cmpuint (fake->n_handshakes, ==, 1);
+
+  tincan_connection_simulate_offline_for (connection, 2);
+  offline_at = g_get_monotonic_time ();
+  g_assert_true (tincan_connection_get_simulated_offline (connection));
+  g_assert_cmpint (tincan_connection_get_state (connection), ==, TINCAN_CONNECTION_STATE_OFFLINE);
+
+  /* Offline: connect() and the backoff make no attempt. */
+  tincan_connection_connect (connection);
+  run_for (1500);
+  g_assert_cmpint (tincan_connection_get_state (connection), ==, TINCAN_CONNECTION_STATE_OFFLINE);
+  g_assert_cmpuint (fake->n_handshakes, ==, 1);
+  g_assert_cmpuint (tincan_connection_get_retry_at (connection), ==, 0);
+
+  /* Back after 2 s, at once. */
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 3000);
+  g_assert_cmpint (g_get_monotonic_time () - offline_at, >=, 1900 * 1000);
+  g_assert_false (tincan_connection_get_simulated_offline (connection));
+  g_assert_cmpuint (fake->n_handshakes, ==, 2);
+
+  /* And 0 ends a period early. */
+  tincan_connection_simulate_offline_for (connection, 60);
+  if (!wait_for (cond_offline, connection, 1000))
+    g_error ("not offline");
+  tincan_connection_simulate_offline_for (connection, 0);
+  wait_state (connection, TINCAN_CONNECTION_STATE_CONNECTED, 3000);
+  g_assert_cmpuint (fake->n_handshakes, ==, 3);
+
+  tincan_connection_disconnect (connection);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2329,6 +2809,20 @@ main (int   argc,
   g_test_add ("/connection/lost-ack", Fixture, NULL, fixture_setup, test_lost_ack, fixture_teardown);
   g_test_add ("/connection/raw", Fixture, NULL, fixture_setup, test_raw, fixture_teardown);
   g_test_add ("/connection/outbox", Fixture, NULL, fixture_setup, test_outbox, fixture_teardown);
+  g_test_add ("/connection/handshake-signal", Fixture, NULL, fixture_setup,
+              test_handshake_signal, fixture_teardown);
+  g_test_add ("/connection/handshake-refused", Fixture, NULL, fixture_setup,
+              test_handshake_refused, fixture_teardown);
+  g_test_add ("/connection/duplicate-signal", Fixture, NULL, fixture_setup,
+              test_duplicate_signal, fixture_teardown);
+  g_test_add ("/connection/heartbeat-missed", Fixture, NULL, fixture_setup,
+              test_heartbeat_missed, fixture_teardown);
+  g_test_add ("/connection/simulate-latency", Fixture, NULL, fixture_setup,
+              test_simulate_latency, fixture_teardown);
+  g_test_add ("/connection/simulate-drop", Fixture, NULL, fixture_setup,
+              test_simulate_drop, fixture_teardown);
+  g_test_add ("/connection/simulate-offline", Fixture, NULL, fixture_setup,
+              test_simulate_offline, fixture_teardown);
 
   return g_test_run ();
 }

@@ -497,6 +497,105 @@ test_fill_template (void)
   g_assert_cmpstr (plain, ==, "hello \"you\"");
 }
 
+/* Probes and network simulation */
+
+typedef struct
+{
+  Fixture         *fixture;
+  TincanProbeKind  kind;
+} ProbeWatch;
+
+static gboolean
+probe_finished (gpointer data)
+{
+  ProbeWatch *watch = data;
+  const char *status = gtk_label_get_text (tincan_inspector_pane_get_probe_status_label (watch->fixture->pane,
+                                                                                        watch->kind));
+
+  return g_str_equal (status, "Passed") || g_str_equal (status, "Failed") ||
+         g_str_equal (status, "Could not run");
+}
+
+static void
+test_probes (Fixture       *fixture,
+             gconstpointer  user_data)
+{
+  const TincanProbeKind kinds[] = { TINCAN_PROBE_MALFORMED, TINCAN_PROBE_DEDUP };
+  GtkButton *button;
+
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      ProbeWatch watch = { fixture, kinds[i] };
+      GtkLabel *evidence = tincan_inspector_pane_get_probe_evidence_label (fixture->pane, kinds[i]);
+
+      button = tincan_inspector_pane_get_probe_button (fixture->pane, kinds[i]);
+      g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (button)));
+      g_signal_emit_by_name (button, "clicked");
+      g_assert_cmpstr (gtk_label_get_text (tincan_inspector_pane_get_probe_status_label (fixture->pane, kinds[i])),
+                       ==, "Running…");
+      /* One probe at a time. */
+      for (TincanProbeKind kind = TINCAN_PROBE_DEDUP; kind <= TINCAN_PROBE_MALFORMED; kind++)
+        g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (tincan_inspector_pane_get_probe_button (fixture->pane, kind))));
+
+      wait_for (probe_finished, &watch, "the probe's result");
+      g_assert_cmpstr (gtk_label_get_text (tincan_inspector_pane_get_probe_status_label (fixture->pane, kinds[i])),
+                       ==, "Passed");
+      g_assert_true (gtk_widget_get_visible (GTK_WIDGET (evidence)));
+      g_assert_false (gtk_label_get_use_markup (evidence));
+      g_assert_nonnull (strstr (gtk_label_get_text (evidence),
+                                kinds[i] == TINCAN_PROBE_MALFORMED ? "← pong id" : "re-sending cid"));
+      g_assert_null (strstr (gtk_label_get_text (evidence), TOKEN));
+      wait_for (is_connected, fixture, "the connection after the probe");
+    }
+
+  /* A dialect that cannot be probed: insensitive, and the tooltip says why. */
+  tincan_connection_disconnect (fixture->connection);
+  tincan_profile_set_protocol (fixture->profile, "plain");
+  drain ();
+  button = tincan_inspector_pane_get_probe_button (fixture->pane, TINCAN_PROBE_RESUME);
+  g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (button)));
+  g_assert_nonnull (strstr (gtk_widget_get_tooltip_text (GTK_WIDGET (button)), "no resume"));
+}
+
+static gboolean
+is_offline (gpointer data)
+{
+  Fixture *fixture = data;
+
+  return tincan_connection_get_state (fixture->connection) == TINCAN_CONNECTION_STATE_OFFLINE;
+}
+
+static void
+test_network (Fixture       *fixture,
+              gconstpointer  user_data)
+{
+  GtkSpinButton *latency = tincan_inspector_pane_get_latency_spin (fixture->pane);
+  GtkButton *drop = tincan_inspector_pane_get_drop_button (fixture->pane);
+  GtkButton *offline = tincan_inspector_pane_get_offline_button (fixture->pane);
+
+  /* The spin button is the connection's simulated latency, both ways. */
+  gtk_spin_button_set_value (latency, 250);
+  g_assert_cmpuint (tincan_connection_get_simulated_latency (fixture->connection), ==, 250);
+  tincan_connection_simulate_latency (fixture->connection, 0);
+  g_assert_cmpint (gtk_spin_button_get_value_as_int (latency), ==, 0);
+
+  /* Drop now: gone, then back by the reconnect policy. */
+  g_assert_true (gtk_widget_get_sensitive (GTK_WIDGET (drop)));
+  g_signal_emit_by_name (drop, "clicked");
+  g_assert_false (is_connected (fixture));
+  wait_for (is_connected, fixture, "the reconnect after a drop");
+
+  /* Offline, then back on request. */
+  g_signal_emit_by_name (offline, "clicked");
+  wait_for (is_offline, fixture, "offline");
+  g_assert_true (tincan_connection_get_simulated_offline (fixture->connection));
+  g_assert_cmpstr (gtk_button_get_label (offline), ==, "_Back Online");
+  g_assert_false (gtk_widget_get_sensitive (GTK_WIDGET (drop)));
+  g_signal_emit_by_name (offline, "clicked");
+  wait_for (is_connected, fixture, "the connection after going back online");
+  g_assert_cmpstr (gtk_button_get_label (offline), ==, "Go _Offline");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -521,6 +620,10 @@ main (int   argc,
               fixture_set_up, test_export_import, fixture_tear_down);
   g_test_add ("/inspector-ui/regex-error", Fixture, NULL,
               fixture_set_up, test_regex_error, fixture_tear_down);
+  g_test_add ("/inspector-ui/probes", Fixture, NULL,
+              fixture_set_up, test_probes, fixture_tear_down);
+  g_test_add ("/inspector-ui/network", Fixture, NULL,
+              fixture_set_up, test_network, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -7,6 +7,7 @@
 #include <glib-unix.h>
 #include <gio/gunixinputstream.h>
 #include <json-glib/json-glib.h>
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -38,9 +39,50 @@ typedef struct
   gboolean           acks;
   gboolean           eof;
   int                status;
+
+  /* --frames FILE: every frame, live, in the inspector's export format. */
+  TincanFrameLog    *frame_log;
+  FILE              *frames_file;
+  guint              frames_trim_source;
 } Cli;
 
 static void read_next_line (Cli *cli);
+
+/* The log only masks and batches; once written, records are dropped so a
+ * long run does not grow (nor lose records to the ring buffer). */
+static gboolean
+trim_frame_log (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  cli->frames_trim_source = 0;
+  tincan_frame_log_clear (cli->frame_log);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_frame_records (GListModel *model,
+                  guint       position,
+                  guint       removed,
+                  guint       added,
+                  Cli        *cli)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr (TincanFrameRecord) record = g_list_model_get_item (model, i);
+      g_autofree char *line = tincan_frame_record_to_json_line (record);
+
+      fputs (line, cli->frames_file);
+      fputc ('\n', cli->frames_file);
+    }
+
+  if (added > 0)
+    {
+      fflush (cli->frames_file);
+      if (cli->frames_trim_source == 0 && g_list_model_get_n_items (model) >= 1000)
+        cli->frames_trim_source = g_idle_add (trim_frame_log, cli);
+    }
+}
 
 static void
 emit_event (JsonBuilder *builder)
@@ -480,6 +522,7 @@ main (int   argc,
   g_autofree char *preset = NULL;
   g_autofree char *send_event = NULL;
   g_autofree char *receive_event = NULL;
+  g_autofree char *frames_path = NULL;
   g_autoptr (GStrvBuilder) options_builder = g_strv_builder_new ();
   g_auto (GStrv) protocol_options = NULL;
   int heartbeat = -1;
@@ -502,6 +545,7 @@ main (int   argc,
     { "heartbeat", 0, 0, G_OPTION_ARG_INT, &heartbeat, "Heartbeat interval, 0 = off (default 20)", "SECONDS" },
     { "drain-timeout", 0, 0, G_OPTION_ARG_INT, &drain_timeout, "At end of input, wait at most this long (exit 2)", "SECONDS" },
     { "exit-after-messages", 0, 0, G_OPTION_ARG_INT, &exit_after, "Exit 0 once N messages were received", "N" },
+    { "frames", 0, 0, G_OPTION_ARG_FILENAME, &frames_path, "Write every frame, live, to FILE as JSON Lines (secrets masked)", "FILE" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     { NULL }
   };
@@ -585,6 +629,15 @@ main (int   argc,
   if (room != NULL && *room == '\0')
     return usage_error ("--room must not be empty");
 
+  if (frames_path != NULL)
+    {
+      if (*frames_path == '\0')
+        return usage_error ("--frames needs a file name");
+      cli.frames_file = g_str_equal (frames_path, "-") ? stdout : fopen (frames_path, "w");
+      if (cli.frames_file == NULL)
+        return usage_error ("cannot write %s: %s", frames_path, g_strerror (errno));
+    }
+
   if (user == NULL)
     user = g_strdup (g_get_user_name ());
   if (room == NULL)
@@ -641,6 +694,26 @@ main (int   argc,
                                           (TincanTokenProvider) g_strdup,
                                           g_strdup (token), g_free);
 
+  if (cli.frames_file != NULL)
+    {
+      /* Attached before connecting, so the handshake is in the file. */
+      cli.frame_log = tincan_frame_log_new (0);
+      tincan_frame_log_add_secret (cli.frame_log, token);
+      for (guint i = 0; headers != NULL && headers[i] != NULL; i++)
+        {
+          /* A literal header value that looks like a credential. */
+          const char *value = strchr (headers[i], ':') + 1;
+          g_autofree char *name = g_strndup (headers[i], value - 1 - headers[i]);
+          g_autofree char *stripped = g_strstrip (g_strdup (value));
+          const char *space = strrchr (stripped, ' ');
+
+          if (g_ascii_strcasecmp (g_strstrip (name), "Authorization") == 0)
+            tincan_frame_log_add_secret (cli.frame_log, space != NULL ? space + 1 : stripped);
+        }
+      g_signal_connect (cli.frame_log, "items-changed", G_CALLBACK (on_frame_records), &cli);
+      tincan_frame_log_attach (cli.frame_log, cli.connection);
+    }
+
   /* A previous run's leftovers: this run waits for them too. */
   {
     g_autoptr (GPtrArray) outbox = tincan_store_load_outbox (cli.store, NULL);
@@ -680,6 +753,17 @@ main (int   argc,
   /* Let the close frame go out. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
+
+  if (cli.frame_log != NULL)
+    {
+      tincan_frame_log_flush (cli.frame_log);
+      g_signal_handlers_disconnect_by_data (cli.frame_log, &cli);
+      tincan_frame_log_attach (cli.frame_log, NULL);
+      g_clear_handle_id (&cli.frames_trim_source, g_source_remove);
+      g_clear_object (&cli.frame_log);
+    }
+  if (cli.frames_file != NULL && cli.frames_file != stdout)
+    fclose (cli.frames_file);
 
   g_clear_handle_id (&cli.drain_source, g_source_remove);
   g_clear_object (&cli.connection);

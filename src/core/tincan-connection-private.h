@@ -15,4 +15,8 @@ void _tincan_connection_set_real_clock (TincanConnection *self,
                                         TincanClockFunc   func,
                                         gpointer          user_data);
 
+/* The token the next attempt would use (the provider's answer), or NULL:
+ * for a second, probe-owned connection to the same server. */
+char *_tincan_connection_dup_token (TincanConnection *self);
+
 G_END_DECLS

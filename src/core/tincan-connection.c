@@ -93,6 +93,8 @@ struct _TincanConnection
   guint                    expire_source;
   guint                    welcome_heartbeat; /* s, the dialect's liveness window; 0 = the profile's */
   gint64                   last_rx_us;
+  gint64                   last_beat_us;     /* the previous heartbeat tick */
+  guint                    missed_beats;     /* ticks in a row with nothing received */
   gint64                   probe_deadline_us;
   gint64                   probe_start_us;
   gint64                   ping_id;
@@ -114,7 +116,31 @@ struct _TincanConnection
 
   TincanClockFunc          real_clock;
   gpointer                 real_clock_data;
+
+  /* Network simulation (the inspector's "Network" section). */
+  guint                    sim_latency_ms;
+  GQueue                   delayed;           /* DelayedFrame, due in order */
+  guint                    delayed_source;
+  gboolean                 sim_offline;
+  guint                    sim_offline_source;
+  gboolean                 abrupt;            /* release without a close frame */
 };
+
+/* An outgoing frame held back by the simulated latency. */
+typedef struct
+{
+  gint64                    due_us;
+  SoupWebsocketDataType     type;
+  TincanOpcode              opcode;
+  GBytes                   *payload;
+} DelayedFrame;
+
+static void
+delayed_frame_free (DelayedFrame *delayed)
+{
+  g_bytes_unref (delayed->payload);
+  g_free (delayed);
+}
 
 G_DEFINE_FINAL_TYPE (TincanConnection, tincan_connection, G_TYPE_OBJECT)
 
@@ -149,6 +175,8 @@ enum
   PROP_SESSION,
   PROP_ROOMS,
   PROP_NETWORK_MONITOR,
+  PROP_SIMULATED_LATENCY,
+  PROP_SIMULATED_OFFLINE,
   N_PROPS
 };
 
@@ -164,6 +192,9 @@ enum
   FRAME,
   ERROR,
   UNMAPPED,
+  HANDSHAKE,
+  HEARTBEAT_MISSED,
+  DUPLICATE,
   N_SIGNALS
 };
 
@@ -372,6 +403,9 @@ host_is_loopback (const char *url)
 static gboolean
 network_ok (TincanConnection *self)
 {
+  if (self->sim_offline)
+    return FALSE;
+
   if (self->network_available)
     return TRUE;
 
@@ -404,6 +438,94 @@ emit_frame (TincanConnection    *self,
   g_signal_emit (self, signals[FRAME], 0, direction, opcode, payload, g_get_real_time ());
 }
 
+static void arm_delayed (TincanConnection *self);
+
+static void
+send_now (TincanConnection      *self,
+          SoupWebsocketDataType  type,
+          TincanOpcode           opcode,
+          GBytes                *payload)
+{
+  soup_websocket_connection_send_message (self->ws, type, payload);
+  emit_frame (self, TINCAN_FRAME_DIRECTION_OUT, opcode, payload);
+}
+
+static gboolean
+delayed_cb (gpointer user_data)
+{
+  TincanConnection *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  DelayedFrame *head;
+
+  self->delayed_source = 0;
+
+  g_object_ref (self);
+  while ((head = g_queue_peek_head (&self->delayed)) != NULL && head->due_us <= now)
+    {
+      g_queue_pop_head (&self->delayed);
+      if (self->ws != NULL &&
+          soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        send_now (self, head->type, head->opcode, head->payload);
+      delayed_frame_free (head);
+    }
+  arm_delayed (self);
+  g_object_unref (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* One timer for the head of the queue: no polling. */
+static void
+arm_delayed (TincanConnection *self)
+{
+  DelayedFrame *head = g_queue_peek_head (&self->delayed);
+  gint64 delay_ms;
+
+  if (head == NULL || self->delayed_source != 0)
+    return;
+
+  delay_ms = MAX (0, (head->due_us - g_get_monotonic_time () + 999) / 1000);
+  self->delayed_source = g_timeout_add_full (G_PRIORITY_HIGH, (guint) delay_ms, delayed_cb, self, NULL);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->delayed_source),
+                            "[tincan] simulated latency");
+}
+
+static void
+drop_delayed (TincanConnection *self)
+{
+  g_clear_handle_id (&self->delayed_source, g_source_remove);
+  g_queue_clear_full (&self->delayed, (GDestroyNotify) delayed_frame_free);
+}
+
+/* Every data frame goes out here: at once, or after the simulated
+ * latency, always in order (and reported on "frame" when it leaves). */
+static void
+ws_send (TincanConnection      *self,
+         SoupWebsocketDataType  type,
+         TincanOpcode           opcode,
+         GBytes                *payload)
+{
+  DelayedFrame *delayed;
+  DelayedFrame *tail;
+
+  if (self->sim_latency_ms == 0 && self->delayed.length == 0)
+    {
+      send_now (self, type, opcode, payload);
+      return;
+    }
+
+  delayed = g_new0 (DelayedFrame, 1);
+  delayed->due_us = g_get_monotonic_time () + (gint64) self->sim_latency_ms * 1000;
+  tail = g_queue_peek_tail (&self->delayed);
+  if (tail != NULL && tail->due_us > delayed->due_us)
+    delayed->due_us = tail->due_us;
+  delayed->type = type;
+  delayed->opcode = opcode;
+  delayed->payload = g_bytes_ref (payload);
+  g_queue_push_tail (&self->delayed, delayed);
+  arm_delayed (self);
+}
+
 static gboolean
 transmit (TincanConnection  *self,
           const TincanFrame *frame,
@@ -425,12 +547,8 @@ transmit (TincanConnection  *self,
       return FALSE;
     }
 
-  soup_websocket_connection_send_message (self->ws,
-                                          binary ? SOUP_WEBSOCKET_DATA_BINARY
-                                                 : SOUP_WEBSOCKET_DATA_TEXT,
-                                          payload);
-  emit_frame (self, TINCAN_FRAME_DIRECTION_OUT,
-              binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, payload);
+  ws_send (self, binary ? SOUP_WEBSOCKET_DATA_BINARY : SOUP_WEBSOCKET_DATA_TEXT,
+           binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, payload);
   return TRUE;
 }
 
@@ -475,13 +593,9 @@ send_app_ping (TincanConnection *self)
   if (soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
     return FALSE;
 
-  soup_websocket_connection_send_message (self->ws,
-                                          binary ? SOUP_WEBSOCKET_DATA_BINARY
-                                                 : SOUP_WEBSOCKET_DATA_TEXT,
-                                          payload);
   self->ping_sent_us = g_get_monotonic_time ();
-  emit_frame (self, TINCAN_FRAME_DIRECTION_OUT,
-              binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, payload);
+  ws_send (self, binary ? SOUP_WEBSOCKET_DATA_BINARY : SOUP_WEBSOCKET_DATA_TEXT,
+           binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, payload);
   return TRUE;
 }
 
@@ -534,6 +648,10 @@ declare_dead (TincanConnection *self)
   error = g_error_new_literal (TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_TIMEOUT,
                                _("The server stopped answering."));
   g_debug ("watchdog: nothing received in time, the connection is dead");
+  /* The last miss, the one that ends the socket. */
+  self->missed_beats++;
+  g_signal_emit (self, signals[HEARTBEAT_MISSED], 0, self->missed_beats,
+                 (g_get_monotonic_time () - self->last_rx_us) / 1000);
   g_clear_error (&self->socket_error);
   self->socket_error = g_steal_pointer (&error);
   socket_lost (self, 0, NULL);
@@ -642,7 +760,27 @@ heartbeat_cb (gpointer user_data)
     }
 
   if (self->ws != NULL && self->established)
-    send_app_ping (self);
+    {
+      gint64 now = g_get_monotonic_time ();
+      gint64 window = liveness_window_us (self);
+      gint64 half = (gint64) profile_uint (self, "heartbeat-interval") * G_USEC_PER_SEC / 2;
+
+      /* Nothing at all (pong, app pong, data) since the previous tick: a
+       * heartbeat went unanswered. When the watchdog is about to give up,
+       * it reports that miss itself, right before the reconnect. */
+      if (self->last_beat_us != 0 && self->last_rx_us < self->last_beat_us &&
+          (window == 0 || now + half < self->last_rx_us + window))
+        {
+          self->missed_beats++;
+          g_debug ("heartbeat missed (%u in a row)", self->missed_beats);
+          g_signal_emit (self, signals[HEARTBEAT_MISSED], 0, self->missed_beats,
+                         (now - self->last_rx_us) / 1000);
+        }
+      else if (self->last_rx_us >= self->last_beat_us)
+        self->missed_beats = 0;
+      self->last_beat_us = now;
+      send_app_ping (self);
+    }
 
   return G_SOURCE_CONTINUE;
 }
@@ -654,6 +792,8 @@ start_liveness (TincanConnection *self)
 
   stop_liveness (self);
   self->last_rx_us = g_get_monotonic_time ();
+  self->last_beat_us = 0;
+  self->missed_beats = 0;
   clock_jumped (self);
   arm_watchdog (self);
 
@@ -1038,12 +1178,45 @@ schedule_pump (TincanConnection *self)
 
 /* Incoming frames */
 
+/* A message the connection recognised as a repeat and dropped, for
+ * "duplicate": not stored, not shown. */
+static void
+emit_duplicate_frame (TincanConnection  *self,
+                      const char        *room,
+                      const TincanFrame *frame)
+{
+  g_autoptr (TincanMessage) message = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
+
+  tincan_message_set_room (message, room);
+  tincan_message_set_id (message, frame->id);
+  tincan_message_set_cid (message, frame->cid);
+  tincan_message_set_sender (message, frame->user);
+  tincan_message_set_text (message, frame->text);
+  tincan_message_set_seq (message, frame->seq);
+  tincan_message_set_timestamp (message, frame->ts);
+  tincan_message_set_local_timestamp (message, tincan_now_ms ());
+  tincan_message_set_state (message, TINCAN_MESSAGE_STATE_DELIVERED);
+  g_signal_emit (self, signals[DUPLICATE], 0, message);
+}
+
 static void
 handle_own_echo (TincanConnection  *self,
                  TincanMessage     *message,
                  const TincanFrame *frame)
 {
   gboolean changed = FALSE;
+
+  /* A delivered message has its place; the same cid broadcast again with
+   * another seq is a server that did not deduplicate a re-send. */
+  if (tincan_message_get_state (message) == TINCAN_MESSAGE_STATE_DELIVERED &&
+      tincan_message_get_seq (message) > 0 && frame->seq > 0 &&
+      tincan_message_get_seq (message) != frame->seq)
+    {
+      g_debug ("message %s #%" G_GINT64_FORMAT " repeats #%" G_GINT64_FORMAT " (same cid)",
+               tincan_message_get_room (message), frame->seq, tincan_message_get_seq (message));
+      emit_duplicate_frame (self, tincan_message_get_room (message), frame);
+      return;
+    }
 
   if (frame->id != NULL && g_strcmp0 (tincan_message_get_id (message), frame->id) != 0)
     {
@@ -1135,6 +1308,7 @@ handle_message (TincanConnection  *self,
   if (frame->seq > 0 && frame->seq <= *slot)
     {
       g_debug ("duplicate message %s #%" G_GINT64_FORMAT " ignored", room, frame->seq);
+      emit_duplicate_frame (self, room, frame);
       return;
     }
   if (frame->seq > 0)
@@ -1343,6 +1517,12 @@ handle_frame (TincanConnection  *self,
     case TINCAN_FRAME_ACK:
       if (frame->cid != NULL && (message = g_hash_table_lookup (self->pending, frame->cid)) != NULL)
         mark_delivered (self, message, frame);
+      else if (frame->cid != NULL &&
+               (message = g_hash_table_lookup (self->awaiting_echo, frame->cid)) != NULL)
+        {
+          g_debug ("repeated ack for a delivered message");
+          g_signal_emit (self, signals[DUPLICATE], 0, message);
+        }
       else
         g_debug ("ack for a message that is not pending");
       break;
@@ -1405,12 +1585,8 @@ handle_frame (TincanConnection  *self,
     case TINCAN_FRAME_REPLY:
       if (frame->raw != NULL && self->ws != NULL)
         {
-          soup_websocket_connection_send_message (self->ws,
-                                                  frame->binary ? SOUP_WEBSOCKET_DATA_BINARY
-                                                                : SOUP_WEBSOCKET_DATA_TEXT,
-                                                  frame->raw);
-          emit_frame (self, TINCAN_FRAME_DIRECTION_OUT,
-                      frame->binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, frame->raw);
+          ws_send (self, frame->binary ? SOUP_WEBSOCKET_DATA_BINARY : SOUP_WEBSOCKET_DATA_TEXT,
+                   frame->binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, frame->raw);
         }
       break;
 
@@ -1550,13 +1726,23 @@ release_socket (TincanConnection *self,
                 const char       *reason)
 {
   g_autoptr (SoupWebsocketConnection) ws = g_steal_pointer (&self->ws);
+  gboolean abrupt = self->abrupt;
+
+  self->abrupt = FALSE;
+  drop_delayed (self);
 
   if (ws == NULL)
     return;
 
   g_signal_handlers_disconnect_by_data (ws, self);
 
-  if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+  if (abrupt)
+    {
+      /* Like a cable pulled: no close frame, the peer sees the TCP
+       * connection end. */
+      g_io_stream_close (soup_websocket_connection_get_io_stream (ws), NULL, NULL);
+    }
+  else if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
     {
       gsize len = reason != NULL ? strlen (reason) : 0;
       g_autofree guint8 *data = g_malloc (2 + len);
@@ -1972,6 +2158,48 @@ sync_backoff (TincanConnection *self)
   tincan_backoff_set_stable_ms (self->backoff, profile_uint (self, "reconnect-stable-ms"));
 }
 
+/* The upgrade, for the inspector: each side once per attempt. */
+static GQuark handshake_quark;
+
+static void
+emit_handshake (TincanConnection    *self,
+                SoupMessage         *msg,
+                TincanFrameDirection direction)
+{
+  guint seen = GPOINTER_TO_UINT (g_object_get_qdata (G_OBJECT (msg), handshake_quark));
+  guint bit = 1u << direction;
+
+  if ((seen & bit) != 0)
+    return;
+
+  g_object_set_qdata (G_OBJECT (msg), handshake_quark, GUINT_TO_POINTER (seen | bit));
+  g_signal_emit (self, signals[HANDSHAKE], 0, direction, msg, g_get_real_time ());
+}
+
+static void
+on_msg_wrote_headers (SoupMessage *msg,
+                      gpointer     user_data)
+{
+  emit_handshake (TINCAN_CONNECTION (user_data), msg, TINCAN_FRAME_DIRECTION_OUT);
+}
+
+static void
+on_msg_got_headers (SoupMessage *msg,
+                    gpointer     user_data)
+{
+  emit_handshake (TINCAN_CONNECTION (user_data), msg, TINCAN_FRAME_DIRECTION_IN);
+}
+
+/* libsoup reports 101 Switching Protocols as informational, not with
+ * got-headers; other 1xx are not the answer. */
+static void
+on_msg_got_informational (SoupMessage *msg,
+                          gpointer     user_data)
+{
+  if (soup_message_get_status (msg) == SOUP_STATUS_SWITCHING_PROTOCOLS)
+    emit_handshake (TINCAN_CONNECTION (user_data), msg, TINCAN_FRAME_DIRECTION_IN);
+}
+
 static void
 start_attempt (TincanConnection *self)
 {
@@ -2081,6 +2309,10 @@ start_attempt (TincanConnection *self)
 
   g_signal_connect_object (msg, "accept-certificate",
                            G_CALLBACK (on_accept_certificate), self, 0);
+  g_signal_connect_object (msg, "wrote-headers", G_CALLBACK (on_msg_wrote_headers), self, 0);
+  g_signal_connect_object (msg, "got-informational",
+                           G_CALLBACK (on_msg_got_informational), self, 0);
+  g_signal_connect_object (msg, "got-headers", G_CALLBACK (on_msg_got_headers), self, 0);
 
   if (subprotocols != NULL && subprotocols[0] != NULL)
     protocols = (const char * const *) subprotocols;
@@ -2310,8 +2542,10 @@ tincan_connection_dispose (GObject *object)
   g_clear_handle_id (&self->retry_source, g_source_remove);
   g_clear_handle_id (&self->connect_timeout_source, g_source_remove);
   g_clear_handle_id (&self->pump_source, g_source_remove);
+  g_clear_handle_id (&self->sim_offline_source, g_source_remove);
   stop_liveness (self);
   release_socket (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  drop_delayed (self);
   if (self->sleep_subscription != 0)
     g_dbus_connection_signal_unsubscribe (self->system_bus, self->sleep_subscription);
   self->sleep_subscription = 0;
@@ -2388,6 +2622,8 @@ tincan_connection_get_property (GObject    *object,
     case PROP_SESSION: g_value_set_string (value, self->session_id); break;
     case PROP_ROOMS: g_value_set_boxed (value, self->rooms); break;
     case PROP_NETWORK_MONITOR: g_value_set_object (value, self->monitor); break;
+    case PROP_SIMULATED_LATENCY: g_value_set_uint (value, self->sim_latency_ms); break;
+    case PROP_SIMULATED_OFFLINE: g_value_set_boolean (value, self->sim_offline); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2412,6 +2648,9 @@ tincan_connection_set_property (GObject      *object,
     case PROP_NETWORK_MONITOR:
       self->monitor = g_value_dup_object (value);
       break;
+    case PROP_SIMULATED_LATENCY:
+      tincan_connection_simulate_latency (self, g_value_get_uint (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2426,6 +2665,7 @@ tincan_connection_class_init (TincanConnectionClass *klass)
 
   sent_at_quark = g_quark_from_static_string ("tincan-connection-sent-at");
   lost_with_quark = g_quark_from_static_string ("tincan-connection-lost-with");
+  handshake_quark = g_quark_from_static_string ("tincan-connection-handshake");
 
   object_class->constructed = tincan_connection_constructed;
   object_class->dispose = tincan_connection_dispose;
@@ -2466,6 +2706,11 @@ tincan_connection_class_init (TincanConnectionClass *klass)
     g_param_spec_boxed ("rooms", NULL, NULL, G_TYPE_STRV, ro);
   properties[PROP_NETWORK_MONITOR] =
     g_param_spec_object ("network-monitor", NULL, NULL, G_TYPE_NETWORK_MONITOR, co);
+  properties[PROP_SIMULATED_LATENCY] =
+    g_param_spec_uint ("simulated-latency", NULL, NULL, 0, 60000, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SIMULATED_OFFLINE] =
+    g_param_spec_boolean ("simulated-offline", NULL, NULL, FALSE, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -2503,6 +2748,16 @@ tincan_connection_class_init (TincanConnectionClass *klass)
     g_signal_new ("unmapped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 3,
                   TINCAN_TYPE_MESSAGE, G_TYPE_BYTES, G_TYPE_BOOLEAN);
+  signals[HANDSHAKE] =
+    g_signal_new ("handshake", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  TINCAN_TYPE_FRAME_DIRECTION, SOUP_TYPE_MESSAGE, G_TYPE_INT64);
+  signals[HEARTBEAT_MISSED] =
+    g_signal_new ("heartbeat-missed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_INT64);
+  signals[DUPLICATE] =
+    g_signal_new ("duplicate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, TINCAN_TYPE_MESSAGE);
 }
 
 static void
@@ -2521,6 +2776,7 @@ tincan_connection_init (TincanConnection *self)
   g_queue_init (&self->waiting);
   g_queue_init (&self->inflight);
   g_queue_init (&self->awaiting_order);
+  g_queue_init (&self->delayed);
 }
 
 /* Public API */
@@ -2910,6 +3166,14 @@ _tincan_connection_set_real_clock (TincanConnection *self,
   self->clock_mono_us = 0;
 }
 
+char *
+_tincan_connection_dup_token (TincanConnection *self)
+{
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), NULL);
+
+  return self->token_provider != NULL ? self->token_provider (self->token_data) : NULL;
+}
+
 /* Raw frames (tincan-connection-raw.h), for the inspector's composer */
 
 static gboolean
@@ -2955,12 +3219,9 @@ tincan_connection_send_raw (TincanConnection *self,
     case TINCAN_OPCODE_BINARY:
       if (!check_open (self, error))
         return FALSE;
-      soup_websocket_connection_send_message (self->ws,
-                                              opcode == TINCAN_OPCODE_TEXT
-                                                ? SOUP_WEBSOCKET_DATA_TEXT
-                                                : SOUP_WEBSOCKET_DATA_BINARY,
-                                              payload);
-      emit_frame (self, TINCAN_FRAME_DIRECTION_OUT, opcode, payload);
+      ws_send (self, opcode == TINCAN_OPCODE_TEXT ? SOUP_WEBSOCKET_DATA_TEXT
+                                                  : SOUP_WEBSOCKET_DATA_BINARY,
+               opcode, payload);
       return TRUE;
 
     case TINCAN_OPCODE_PING:
@@ -3086,4 +3347,121 @@ tincan_connection_state_to_string (TincanConnectionState state)
     case TINCAN_CONNECTION_STATE_FAILED: return "failed";
     default: return "unknown";
     }
+}
+
+/* Network simulation */
+
+void
+tincan_connection_simulate_latency (TincanConnection *self,
+                                    guint             latency_ms)
+{
+  g_return_if_fail (TINCAN_IS_CONNECTION (self));
+
+  if (self->sim_latency_ms == latency_ms)
+    return;
+
+  g_debug ("simulated latency: %u ms", latency_ms);
+  self->sim_latency_ms = latency_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIMULATED_LATENCY]);
+}
+
+guint
+tincan_connection_get_simulated_latency (TincanConnection *self)
+{
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), 0);
+
+  return self->sim_latency_ms;
+}
+
+/* Ends the socket without a closing handshake; the caller says what
+ * comes next through network_ok() (simulated offline) or not (reconnect). */
+static void
+drop_abruptly (TincanConnection *self,
+               const char       *why)
+{
+  g_clear_error (&self->socket_error);
+  self->socket_error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, why);
+  self->abrupt = TRUE;
+  socket_lost (self, 0, NULL);
+}
+
+gboolean
+tincan_connection_simulate_drop (TincanConnection *self)
+{
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), FALSE);
+
+  if (self->ws == NULL)
+    return FALSE;
+
+  g_debug ("simulated drop");
+  drop_abruptly (self, _("The connection was dropped (simulated)."));
+  return TRUE;
+}
+
+static gboolean
+sim_offline_cb (gpointer user_data)
+{
+  TincanConnection *self = user_data;
+
+  self->sim_offline_source = 0;
+  tincan_connection_simulate_offline_for (self, 0);
+  return G_SOURCE_REMOVE;
+}
+
+void
+tincan_connection_simulate_offline_for (TincanConnection *self,
+                                        guint             seconds)
+{
+  g_return_if_fail (TINCAN_IS_CONNECTION (self));
+
+  g_clear_handle_id (&self->sim_offline_source, g_source_remove);
+
+  if (seconds == 0)
+    {
+      if (!self->sim_offline)
+        return;
+
+      g_debug ("simulated offline period over");
+      self->sim_offline = FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIMULATED_OFFLINE]);
+      if (self->want_connected && network_ok (self) &&
+          (self->state == TINCAN_CONNECTION_STATE_OFFLINE ||
+           self->state == TINCAN_CONNECTION_STATE_RECONNECTING))
+        start_attempt (self);
+      return;
+    }
+
+  g_debug ("simulated offline for %u s", seconds);
+  self->sim_offline_source = g_timeout_add_seconds (seconds, sim_offline_cb, self);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->sim_offline_source),
+                            "[tincan] simulated offline");
+  if (self->sim_offline)
+    return;
+
+  self->sim_offline = TRUE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIMULATED_OFFLINE]);
+
+  if (self->ws != NULL)
+    {
+      /* socket_lost() → schedule_reconnect() finds the network gone. */
+      drop_abruptly (self, _("The network went away (simulated)."));
+    }
+  else if (self->attempt_cancellable != NULL || self->retry_source != 0)
+    {
+      self->generation++;
+      g_cancellable_cancel (self->attempt_cancellable);
+      g_clear_object (&self->attempt_cancellable);
+      g_clear_handle_id (&self->connect_timeout_source, g_source_remove);
+      g_clear_handle_id (&self->retry_source, g_source_remove);
+      set_retry_at (self, 0);
+      set_state (self, TINCAN_CONNECTION_STATE_OFFLINE);
+    }
+}
+
+gboolean
+tincan_connection_get_simulated_offline (TincanConnection *self)
+{
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), FALSE);
+
+  return self->sim_offline;
 }

@@ -92,6 +92,16 @@ G_DECLARE_FINAL_TYPE (TincanConnection, tincan_connection, TINCAN, CONNECTION, G
  *                                       nothing; it is also kept as a message
  *                                       (see tincan_connection_message_is_unmapped())
  *                                       and emitted on message-received.
+ *   handshake        (TincanFrameDirection, SoupMessage *, gint64 real_time_us)
+ *                    the HTTP upgrade: OUT once the request headers are
+ *                    written, IN when the response headers arrive (also a
+ *                    refusal such as 401). Headers are NOT masked here.
+ *   heartbeat-missed (guint missed_in_a_row, gint64 ms_since_last_rx)
+ *                    a heartbeat interval passed with nothing received.
+ *   duplicate        (TincanMessage *)  an incoming message (same room and
+ *                                       seq already seen, or our cid again
+ *                                       with another seq) or a repeated ack
+ *                                       that was recognised and dropped.
  *
  * Dialects (issue #5): the protocol is built from the profile's protocol
  * and protocol-options, again when they change (at once when no socket
@@ -161,5 +171,25 @@ const char           *tincan_connection_state_to_string  (TincanConnectionState 
  * binary frame, "Binary frame, N bytes: " and a hex preview. */
 #define TINCAN_UNMAPPED_ID_PREFIX "unmapped:"
 gboolean              tincan_connection_message_is_unmapped (TincanMessage *message);
+
+/* Network simulation, for backend developers (issue #6):
+ *
+ * simulate_latency: every outgoing data frame (messages, joins, pings,
+ *   raw frames) leaves @latency_ms later, in order; 0 = off. Property
+ *   "simulated-latency" (uint, read-write).
+ * simulate_drop: ends the WebSocket now without a closing handshake (as a
+ *   pulled cable would); the normal reconnect policy takes over. FALSE if
+ *   there was no socket.
+ * simulate_offline_for: behaves as if the network went away for @seconds:
+ *   the socket is dropped, state offline, no attempts; then back (an
+ *   attempt at once if connecting was wanted). 0 ends a simulated period
+ *   now. Property "simulated-offline" (bool, read-only). */
+void                  tincan_connection_simulate_latency     (TincanConnection *self,
+                                                              guint             latency_ms);
+guint                 tincan_connection_get_simulated_latency (TincanConnection *self);
+gboolean              tincan_connection_simulate_drop        (TincanConnection *self);
+void                  tincan_connection_simulate_offline_for (TincanConnection *self,
+                                                              guint             seconds);
+gboolean              tincan_connection_get_simulated_offline (TincanConnection *self);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include "tincan-frame-filter.h"
 #include "tincan-frame-log.h"
 #include "tincan-message.h"
+#include "tincan-probes.h"
 #include "tincan-profile.h"
 #include "tincan-protocol.h"
 #include "tincan-protocols.h"

@@ -11,6 +11,7 @@
 
 #include "tincan-connection-raw.h"
 #include "tincan-inspector-pane.h"
+#include "tincan-probes.h"
 #include "tincan-timeline.h"
 #include "tincan-util.h"
 #include "tincan-window.h"
@@ -42,6 +43,8 @@ typedef enum
   STAT_RTT,
   N_STATS
 } StatRow;
+
+#define N_PROBES (TINCAN_PROBE_MALFORMED + 1)
 
 #define TINCAN_TYPE_FRAME_BATCHER (tincan_frame_batcher_get_type ())
 
@@ -107,6 +110,16 @@ struct _TincanInspectorPane
   GtkColumnView       *timeline_view;
   GtkListBox          *stats_list;
   GtkWidget           *reset_stats_button;
+  GtkListBox          *probes_list;
+  GtkSpinButton       *latency_spin;
+  GtkWidget           *drop_button;
+  GtkSpinButton       *offline_spin;
+  GtkButton           *offline_button;
+
+  GtkButton           *probe_buttons[N_PROBES];
+  GtkLabel            *probe_status[N_PROBES];
+  GtkLabel            *probe_evidence[N_PROBES];
+  gboolean             probe_running[N_PROBES];
 
   GtkColumnViewColumn *relative_column;
   GtkListItemFactory  *delta_factory;
@@ -256,6 +269,9 @@ tincan_frame_batcher_flush (TincanFrameBatcher *self)
     g_list_model_items_changed (G_LIST_MODEL (self), 0, removed, 0);
   if (added > 0)
     g_list_model_items_changed (G_LIST_MODEL (self), self->length - added, 0, added);
+
+  g_debug ("batch: -%u +%u rows in %" G_GINT64_FORMAT " µs", removed, added,
+           g_get_monotonic_time () - start);
 
   /* The view rebuilt its rows in there; leave it at least three times as
    * long to draw and to answer the user before the next batch. */
@@ -2062,6 +2078,239 @@ reset_stats_clicked (TincanInspectorPane *self)
   update_stats (self);
 }
 
+/* Probes and network simulation */
+
+static const char *
+probe_description (TincanProbeKind kind)
+{
+  switch (kind)
+    {
+    case TINCAN_PROBE_DEDUP:
+      return _("Sends a message, then its client id again: the server must answer with the original ack and not broadcast it twice.");
+    case TINCAN_PROBE_RESUME:
+      return _("A second connection sends messages while this one drops mid-stream: after the resume each missed message must arrive exactly once, or a gap must be reported.");
+    case TINCAN_PROBE_MALFORMED:
+      return _("Sends a frame that is not valid JSON: the server must answer with an error and keep the connection.");
+    default:
+      return NULL;
+    }
+}
+
+static void
+update_probes (TincanInspectorPane *self)
+{
+  TincanConnection *connection = tincan_session_get_connection (self->session);
+  gboolean connected = connection != NULL &&
+                       tincan_connection_get_state (connection) == TINCAN_CONNECTION_STATE_CONNECTED;
+  gboolean any_running = FALSE;
+
+  for (guint i = 0; i < N_PROBES; i++)
+    any_running |= self->probe_running[i];
+
+  for (guint i = 0; i < N_PROBES; i++)
+    {
+      g_autofree char *reason = NULL;
+      gboolean supported;
+
+      if (self->probe_buttons[i] == NULL)
+        continue;
+
+      supported = connection != NULL && tincan_probe_is_supported (connection, i, &reason);
+      if (!supported)
+        gtk_widget_set_tooltip_text (GTK_WIDGET (self->probe_buttons[i]), reason);
+      else if (!connected)
+        gtk_widget_set_tooltip_text (GTK_WIDGET (self->probe_buttons[i]),
+                                     _("Connect first: a probe talks to the server."));
+      else
+        gtk_widget_set_tooltip_text (GTK_WIDGET (self->probe_buttons[i]), probe_description (i));
+      gtk_widget_set_sensitive (GTK_WIDGET (self->probe_buttons[i]),
+                                supported && connected && !any_running);
+    }
+
+  if (self->drop_button != NULL)
+    gtk_widget_set_sensitive (self->drop_button, connected);
+  if (self->offline_button != NULL && connection != NULL)
+    gtk_button_set_label (self->offline_button,
+                          tincan_connection_get_simulated_offline (connection)
+                          ? _("_Back Online") : _("Go _Offline"));
+}
+
+typedef struct
+{
+  TincanInspectorPane *self;
+  TincanProbeKind      kind;
+} ProbeClosure;
+
+static void
+set_probe_status (TincanInspectorPane *self,
+                  TincanProbeKind      kind,
+                  const char          *text,
+                  const char          *css_class)
+{
+  GtkWidget *label = GTK_WIDGET (self->probe_status[kind]);
+
+  gtk_label_set_text (self->probe_status[kind], text);
+  gtk_widget_remove_css_class (label, "success");
+  gtk_widget_remove_css_class (label, "error");
+  if (css_class != NULL)
+    gtk_widget_add_css_class (label, css_class);
+}
+
+static void
+probe_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  ProbeClosure *closure = user_data;
+  TincanInspectorPane *self = closure->self;
+  TincanProbeKind kind = closure->kind;
+  g_autoptr (TincanProbeResult) probe_result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  probe_result = tincan_probe_run_finish (TINCAN_CONNECTION (source), result, &error);
+
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      self->probe_running[kind] = FALSE;
+      if (probe_result == NULL)
+        {
+          set_probe_status (self, kind, _("Could not run"), "error");
+          gtk_label_set_text (self->probe_evidence[kind], error->message);
+        }
+      else
+        {
+          g_autofree char *text = NULL;
+          gboolean passed = tincan_probe_result_get_passed (probe_result);
+
+          set_probe_status (self, kind, passed ? _("Passed") : _("Failed"),
+                            passed ? "success" : "error");
+          text = g_strdup_printf ("%s\n\n%s", tincan_probe_result_get_summary (probe_result),
+                                  tincan_probe_result_get_evidence (probe_result));
+          gtk_label_set_text (self->probe_evidence[kind], text);
+        }
+      gtk_widget_set_visible (GTK_WIDGET (self->probe_evidence[kind]), TRUE);
+      update_probes (self);
+    }
+
+  g_object_unref (closure->self);
+  g_free (closure);
+}
+
+static void
+probe_clicked (GtkButton           *button,
+               TincanInspectorPane *self)
+{
+  TincanProbeKind kind = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (button), "probe-kind"));
+  ProbeClosure *closure = g_new0 (ProbeClosure, 1);
+
+  closure->self = g_object_ref (self);
+  closure->kind = kind;
+  self->probe_running[kind] = TRUE;
+  set_probe_status (self, kind, _("Running…"), NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->probe_evidence[kind]), FALSE);
+  update_probes (self);
+
+  tincan_probe_run_async (tincan_session_get_connection (self->session), kind,
+                          self->cancellable, probe_done_cb, closure);
+}
+
+static void
+build_probes (TincanInspectorPane *self)
+{
+  for (guint i = 0; i < N_PROBES; i++)
+    {
+      GtkWidget *row = gtk_list_box_row_new ();
+      GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+      GtkWidget *header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+      GtkWidget *title = gtk_label_new (tincan_probe_kind_get_title (i));
+      GtkWidget *description = gtk_label_new (probe_description (i));
+      GtkWidget *status = gtk_label_new (NULL);
+      GtkWidget *button = gtk_button_new_with_mnemonic (_("_Run"));
+      GtkWidget *evidence = gtk_label_new (NULL);
+
+      gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), FALSE);
+      gtk_widget_set_margin_start (box, 12);
+      gtk_widget_set_margin_end (box, 12);
+      gtk_widget_set_margin_top (box, 8);
+      gtk_widget_set_margin_bottom (box, 8);
+
+      gtk_widget_set_hexpand (title, TRUE);
+      gtk_label_set_xalign (GTK_LABEL (title), 0);
+      gtk_widget_add_css_class (title, "heading");
+      gtk_box_append (GTK_BOX (header), title);
+      gtk_box_append (GTK_BOX (header), status);
+      gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+      g_object_set_data (G_OBJECT (button), "probe-kind", GUINT_TO_POINTER (i));
+      g_signal_connect (button, "clicked", G_CALLBACK (probe_clicked), self);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (button),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, tincan_probe_kind_get_title (i),
+                                      -1);
+      gtk_box_append (GTK_BOX (header), button);
+      gtk_box_append (GTK_BOX (box), header);
+
+      gtk_label_set_wrap (GTK_LABEL (description), TRUE);
+      gtk_label_set_xalign (GTK_LABEL (description), 0);
+      gtk_widget_add_css_class (description, "dim-label");
+      gtk_widget_add_css_class (description, "caption");
+      gtk_box_append (GTK_BOX (box), description);
+
+      /* Server-controlled text (error codes, ids): never markup. */
+      gtk_label_set_use_markup (GTK_LABEL (evidence), FALSE);
+      gtk_label_set_wrap (GTK_LABEL (evidence), TRUE);
+      gtk_label_set_wrap_mode (GTK_LABEL (evidence), PANGO_WRAP_WORD_CHAR);
+      gtk_label_set_selectable (GTK_LABEL (evidence), TRUE);
+      gtk_label_set_xalign (GTK_LABEL (evidence), 0);
+      gtk_widget_add_css_class (evidence, "monospace");
+      gtk_widget_add_css_class (evidence, "caption");
+      gtk_widget_set_visible (evidence, FALSE);
+      gtk_box_append (GTK_BOX (box), evidence);
+
+      gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), box);
+      gtk_list_box_append (self->probes_list, row);
+
+      self->probe_buttons[i] = GTK_BUTTON (button);
+      self->probe_status[i] = GTK_LABEL (status);
+      self->probe_evidence[i] = GTK_LABEL (evidence);
+    }
+}
+
+static void
+drop_clicked (TincanInspectorPane *self)
+{
+  tincan_connection_simulate_drop (tincan_session_get_connection (self->session));
+}
+
+static void
+offline_clicked (TincanInspectorPane *self)
+{
+  TincanConnection *connection = tincan_session_get_connection (self->session);
+
+  if (tincan_connection_get_simulated_offline (connection))
+    tincan_connection_simulate_offline_for (connection, 0);
+  else
+    tincan_connection_simulate_offline_for (connection,
+                                            (guint) gtk_spin_button_get_value_as_int (self->offline_spin));
+}
+
+static void
+setup_network (TincanInspectorPane *self)
+{
+  TincanConnection *connection = tincan_session_get_connection (self->session);
+
+  if (connection == NULL)
+    return;
+
+  g_object_bind_property (connection, "simulated-latency",
+                          gtk_spin_button_get_adjustment (self->latency_spin), "value",
+                          G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
+  g_signal_connect_object (connection, "notify::state", G_CALLBACK (update_probes), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (connection, "notify::protocol", G_CALLBACK (update_probes), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (connection, "notify::simulated-offline", G_CALLBACK (update_probes), self,
+                           G_CONNECT_SWAPPED);
+}
+
 /* GObject */
 
 static void
@@ -2145,6 +2394,11 @@ tincan_inspector_pane_constructed (GObject *object)
   g_signal_connect_object (timeline, "items-changed", G_CALLBACK (on_timeline_items_changed), self,
                            G_CONNECT_SWAPPED);
   update_connect_times (self);
+
+  /* Probes and network */
+  build_probes (self);
+  setup_network (self);
+  update_probes (self);
 
   /* Stats */
   build_stats (self);
@@ -2306,6 +2560,7 @@ tincan_inspector_pane_class_init (TincanInspectorPaneClass *klass)
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "inspector");
+  g_type_ensure (ADW_TYPE_ACTION_ROW);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/tincan/Tincan/ui/tincan-inspector-pane.ui");
   gtk_widget_class_bind_template_child (widget_class, TincanInspectorPane, root_box);
@@ -2345,6 +2600,11 @@ tincan_inspector_pane_class_init (TincanInspectorPaneClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TincanInspectorPane, timeline_view);
   gtk_widget_class_bind_template_child (widget_class, TincanInspectorPane, stats_list);
   gtk_widget_class_bind_template_child (widget_class, TincanInspectorPane, reset_stats_button);
+  gtk_widget_class_bind_template_child (widget_class, TincanInspectorPane, probes_list);
+  gtk_widget_class_bind_template_child (widget_class, TincanInspectorPane, latency_spin);
+  gtk_widget_class_bind_template_child (widget_class, TincanInspectorPane, drop_button);
+  gtk_widget_class_bind_template_child (widget_class, TincanInspectorPane, offline_spin);
+  gtk_widget_class_bind_template_child (widget_class, TincanInspectorPane, offline_button);
 }
 
 static void
@@ -2387,6 +2647,8 @@ tincan_inspector_pane_init (TincanInspectorPane *self)
   g_signal_connect_swapped (self->save_template_button, "clicked", G_CALLBACK (save_template_clicked), self);
   g_signal_connect_swapped (self->delete_template_button, "clicked", G_CALLBACK (delete_template_clicked), self);
   g_signal_connect_swapped (self->reset_stats_button, "clicked", G_CALLBACK (reset_stats_clicked), self);
+  g_signal_connect_swapped (self->drop_button, "clicked", G_CALLBACK (drop_clicked), self);
+  g_signal_connect_swapped (self->offline_button, "clicked", G_CALLBACK (offline_clicked), self);
 
   gtk_drop_down_set_model (self->template_dropdown, G_LIST_MODEL (self->template_names));
   g_signal_connect_swapped (self->template_dropdown, "notify::selected", G_CALLBACK (on_template_selected), self);
@@ -2519,4 +2781,58 @@ tincan_inspector_pane_get_viewing_import (TincanInspectorPane *self)
   g_return_val_if_fail (TINCAN_IS_INSPECTOR_PANE (self), FALSE);
 
   return self->viewing_import;
+}
+
+GtkButton *
+tincan_inspector_pane_get_probe_button (TincanInspectorPane *self,
+                                        TincanProbeKind      kind)
+{
+  g_return_val_if_fail (TINCAN_IS_INSPECTOR_PANE (self), NULL);
+  g_return_val_if_fail (kind < N_PROBES, NULL);
+
+  return self->probe_buttons[kind];
+}
+
+GtkLabel *
+tincan_inspector_pane_get_probe_status_label (TincanInspectorPane *self,
+                                              TincanProbeKind      kind)
+{
+  g_return_val_if_fail (TINCAN_IS_INSPECTOR_PANE (self), NULL);
+  g_return_val_if_fail (kind < N_PROBES, NULL);
+
+  return self->probe_status[kind];
+}
+
+GtkLabel *
+tincan_inspector_pane_get_probe_evidence_label (TincanInspectorPane *self,
+                                                TincanProbeKind      kind)
+{
+  g_return_val_if_fail (TINCAN_IS_INSPECTOR_PANE (self), NULL);
+  g_return_val_if_fail (kind < N_PROBES, NULL);
+
+  return self->probe_evidence[kind];
+}
+
+GtkSpinButton *
+tincan_inspector_pane_get_latency_spin (TincanInspectorPane *self)
+{
+  g_return_val_if_fail (TINCAN_IS_INSPECTOR_PANE (self), NULL);
+
+  return self->latency_spin;
+}
+
+GtkButton *
+tincan_inspector_pane_get_drop_button (TincanInspectorPane *self)
+{
+  g_return_val_if_fail (TINCAN_IS_INSPECTOR_PANE (self), NULL);
+
+  return GTK_BUTTON (self->drop_button);
+}
+
+GtkButton *
+tincan_inspector_pane_get_offline_button (TincanInspectorPane *self)
+{
+  g_return_val_if_fail (TINCAN_IS_INSPECTOR_PANE (self), NULL);
+
+  return self->offline_button;
 }

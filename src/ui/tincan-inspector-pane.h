@@ -5,6 +5,7 @@
 
 #include "tincan-frame-filter.h"
 #include "tincan-frame-log.h"
+#include "tincan-probes.h"
 #include "tincan-session.h"
 
 G_BEGIN_DECLS
@@ -59,5 +60,20 @@ char              *tincan_inspector_format_json           (const char          *
  * string a value is escaped, elsewhere it becomes a quoted JSON string. */
 char              *tincan_inspector_fill_template         (const char          *template_text,
                                                            const char          *text);
+
+/* The Probes page (tests use these): the button that runs @kind (insensitive
+ * with a tooltip saying why when it cannot run), its status ("Passed",
+ * "Failed"…) and its summary + evidence; the Network section's added
+ * latency (bound to the connection's "simulated-latency"), "Drop Now" and
+ * "Go Offline" / "Back Online" (for the seconds in the spin button next to it). */
+GtkButton         *tincan_inspector_pane_get_probe_button (TincanInspectorPane *self,
+                                                           TincanProbeKind      kind);
+GtkLabel          *tincan_inspector_pane_get_probe_status_label (TincanInspectorPane *self,
+                                                           TincanProbeKind      kind);
+GtkLabel          *tincan_inspector_pane_get_probe_evidence_label (TincanInspectorPane *self,
+                                                           TincanProbeKind      kind);
+GtkSpinButton     *tincan_inspector_pane_get_latency_spin (TincanInspectorPane *self);
+GtkButton         *tincan_inspector_pane_get_drop_button  (TincanInspectorPane *self);
+GtkButton         *tincan_inspector_pane_get_offline_button (TincanInspectorPane *self);
 
 G_END_DECLS
