@@ -19,4 +19,9 @@ void _tincan_connection_set_real_clock (TincanConnection *self,
  * for a second, probe-owned connection to the same server. */
 char *_tincan_connection_dup_token (TincanConnection *self);
 
+/* Replaces the TLS trust (the system's by default): for tests that trust
+ * a test CA. NULL restores the system's. */
+void _tincan_connection_set_tls_database (TincanConnection *self,
+                                          GTlsDatabase     *database);
+
 G_END_DECLS

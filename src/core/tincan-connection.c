@@ -84,6 +84,12 @@ struct _TincanConnection
   SoupWebsocketConnection *ws;
   gboolean                 established;
   GError                  *socket_error;
+  /* TLS: what the server presented on the latest attempt, and why this
+   * attempt refused it (then the connection fails: no retry loop). */
+  GTlsCertificate         *peer_certificate;
+  GTlsCertificateFlags     peer_certificate_errors;
+  char                    *peer_fingerprint;
+  GError                  *certificate_error;
 
   guint                    retry_source;
   guint                    connect_timeout_source;
@@ -177,6 +183,9 @@ enum
   PROP_NETWORK_MONITOR,
   PROP_SIMULATED_LATENCY,
   PROP_SIMULATED_OFFLINE,
+  PROP_PEER_CERTIFICATE,
+  PROP_PEER_CERTIFICATE_ERRORS,
+  PROP_PEER_CERTIFICATE_FINGERPRINT,
   N_PROPS
 };
 
@@ -1945,6 +1954,10 @@ open_socket (TincanConnection        *self,
     established (self, NULL);
 }
 
+static void set_peer_certificate (TincanConnection     *self,
+                                  GTlsCertificate      *certificate,
+                                  GTlsCertificateFlags  errors);
+
 static void
 on_connect_done (GObject      *source,
                  GAsyncResult *result,
@@ -1980,6 +1993,20 @@ on_connect_done (GObject      *source,
       g_debug ("connection attempt failed: %s (HTTP %u)", error->message, status);
       self->generation++;
 
+      if (self->certificate_error != NULL ||
+          g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE))
+        {
+          GError *reason = g_steal_pointer (&self->certificate_error);
+
+          if (reason == NULL)
+            reason = g_error_new (TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_CERTIFICATE,
+                                  _("The server's certificate was refused: %s"), error->message);
+          g_debug ("certificate refused, not retrying");
+          fail (self, reason);
+          g_object_unref (self);
+          return;
+        }
+
       if (status == SOUP_STATUS_UNAUTHORIZED || status == SOUP_STATUS_FORBIDDEN)
         {
           fail (self, g_error_new (TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_TERMINAL,
@@ -1996,6 +2023,9 @@ on_connect_done (GObject      *source,
     }
 
   g_debug ("socket open (subprotocol %s)", soup_websocket_connection_get_protocol (ws));
+  if (msg != NULL)
+    set_peer_certificate (self, soup_message_get_tls_peer_certificate (msg),
+                          soup_message_get_tls_peer_certificate_errors (msg));
   open_socket (self, g_steal_pointer (&ws));
   g_object_unref (self);
 }
@@ -2018,6 +2048,47 @@ connect_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+set_peer_certificate (TincanConnection     *self,
+                      GTlsCertificate      *certificate,
+                      GTlsCertificateFlags  errors)
+{
+  g_autofree char *fingerprint = tincan_certificate_fingerprint (certificate);
+
+  if (g_set_object (&self->peer_certificate, certificate))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_CERTIFICATE]);
+
+  if (self->peer_certificate_errors != errors)
+    {
+      self->peer_certificate_errors = errors;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_CERTIFICATE_ERRORS]);
+    }
+
+  if (g_strcmp0 (self->peer_fingerprint, fingerprint) != 0)
+    {
+      g_free (self->peer_fingerprint);
+      self->peer_fingerprint = g_steal_pointer (&fingerprint);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER_CERTIFICATE_FINGERPRINT]);
+    }
+}
+
+/* Only the hex digits count, in any case: "AB:cd" pins "abcd". */
+static char *
+normalize_fingerprint (const char *fingerprint)
+{
+  GString *hex = g_string_new (NULL);
+
+  for (const char *p = fingerprint; p != NULL && *p != '\0'; p++)
+    if (g_ascii_isxdigit (*p))
+      g_string_append_c (hex, g_ascii_tolower (*p));
+
+  return g_string_free (hex, FALSE);
+}
+
+/* libsoup asks only when verification found a problem: accept the
+ * certificate the user pinned for this profile, refuse anything else
+ * and remember why, so the attempt fails with a reason a person can
+ * act on instead of a generic TLS error and a retry loop. */
 static gboolean
 on_accept_certificate (SoupMessage         *msg,
                        GTlsCertificate     *certificate,
@@ -2026,25 +2097,40 @@ on_accept_certificate (SoupMessage         *msg,
 {
   TincanConnection *self = user_data;
   g_autofree char *pinned = NULL;
-  g_autoptr (GByteArray) der = NULL;
-  g_autoptr (GString) wanted = NULL;
-  g_autofree char *actual = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *problems = NULL;
+
+  set_peer_certificate (self, certificate, errors);
+  g_clear_error (&self->certificate_error);
 
   g_object_get (self->profile, "accept-certificate", &pinned, NULL);
-  if (pinned == NULL || certificate == NULL)
-    return FALSE;
+  fingerprint = tincan_certificate_fingerprint (certificate);
+  problems = tincan_certificate_describe_errors (certificate, errors,
+                                                 g_uri_get_host (soup_message_get_uri (msg)));
 
-  g_object_get (certificate, "certificate", &der, NULL);
-  if (der == NULL)
-    return FALSE;
+  if (pinned != NULL && *pinned != '\0' && fingerprint != NULL)
+    {
+      g_autofree char *want = normalize_fingerprint (pinned);
+      g_autofree char *have = normalize_fingerprint (fingerprint);
 
-  actual = g_compute_checksum_for_data (G_CHECKSUM_SHA256, der->data, der->len);
-  wanted = g_string_new (NULL);
-  for (const char *p = pinned; *p != '\0'; p++)
-    if (g_ascii_isxdigit (*p))
-      g_string_append_c (wanted, g_ascii_tolower (*p));
+      if (*want != '\0' && g_str_equal (want, have))
+        {
+          g_debug ("accepting the pinned certificate despite: %s", problems);
+          return TRUE;
+        }
 
-  return g_str_equal (wanted->str, actual);
+      self->certificate_error =
+        g_error_new (TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_CERTIFICATE,
+                     _("The server presented a different certificate (SHA-256 %s) from the one you trusted for this server (SHA-256 %s). %s"),
+                     fingerprint, pinned, problems);
+      return FALSE;
+    }
+
+  self->certificate_error =
+    g_error_new (TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_CERTIFICATE,
+                 _("%s Its SHA-256 fingerprint is %s."),
+                 problems, fingerprint != NULL ? fingerprint : _("unknown"));
+  return FALSE;
 }
 
 static char *
@@ -2307,6 +2393,7 @@ start_attempt (TincanConnection *self)
   if (!deflate)
     soup_message_disable_feature (msg, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
 
+  g_clear_error (&self->certificate_error);
   g_signal_connect_object (msg, "accept-certificate",
                            G_CALLBACK (on_accept_certificate), self, 0);
   g_signal_connect_object (msg, "wrote-headers", G_CALLBACK (on_msg_wrote_headers), self, 0);
@@ -2564,6 +2651,7 @@ tincan_connection_dispose (GObject *object)
   self->token_provider = NULL;
 
   g_clear_object (&self->session);
+  g_clear_object (&self->peer_certificate);
   g_clear_object (&self->protocol);
   g_clear_object (&self->monitor);
   g_clear_object (&self->store);
@@ -2582,6 +2670,8 @@ tincan_connection_finalize (GObject *object)
   g_clear_pointer (&self->close_reason, g_free);
   g_clear_error (&self->last_error);
   g_clear_error (&self->socket_error);
+  g_clear_error (&self->certificate_error);
+  g_clear_pointer (&self->peer_fingerprint, g_free);
   g_clear_pointer (&self->user, g_free);
   g_clear_pointer (&self->session_id, g_free);
   g_clear_pointer (&self->rooms, g_strfreev);
@@ -2624,6 +2714,9 @@ tincan_connection_get_property (GObject    *object,
     case PROP_NETWORK_MONITOR: g_value_set_object (value, self->monitor); break;
     case PROP_SIMULATED_LATENCY: g_value_set_uint (value, self->sim_latency_ms); break;
     case PROP_SIMULATED_OFFLINE: g_value_set_boolean (value, self->sim_offline); break;
+    case PROP_PEER_CERTIFICATE: g_value_set_object (value, self->peer_certificate); break;
+    case PROP_PEER_CERTIFICATE_ERRORS: g_value_set_flags (value, self->peer_certificate_errors); break;
+    case PROP_PEER_CERTIFICATE_FINGERPRINT: g_value_set_string (value, self->peer_fingerprint); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2711,6 +2804,13 @@ tincan_connection_class_init (TincanConnectionClass *klass)
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_SIMULATED_OFFLINE] =
     g_param_spec_boolean ("simulated-offline", NULL, NULL, FALSE, ro);
+  properties[PROP_PEER_CERTIFICATE] =
+    g_param_spec_object ("peer-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE, ro);
+  properties[PROP_PEER_CERTIFICATE_ERRORS] =
+    g_param_spec_flags ("peer-certificate-errors", NULL, NULL,
+                        G_TYPE_TLS_CERTIFICATE_FLAGS, 0, ro);
+  properties[PROP_PEER_CERTIFICATE_FINGERPRINT] =
+    g_param_spec_string ("peer-certificate-fingerprint", NULL, NULL, NULL, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -3164,6 +3264,171 @@ _tincan_connection_set_real_clock (TincanConnection *self,
   self->real_clock = func;
   self->real_clock_data = user_data;
   self->clock_mono_us = 0;
+}
+
+void
+_tincan_connection_set_tls_database (TincanConnection *self,
+                                     GTlsDatabase     *database)
+{
+  g_return_if_fail (TINCAN_IS_CONNECTION (self));
+  g_return_if_fail (database == NULL || G_IS_TLS_DATABASE (database));
+
+  if (database == NULL)
+    database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  else
+    g_object_ref (database);
+  g_object_set (self->session, "tls-database", database, NULL);
+  g_object_unref (database);
+}
+
+GTlsCertificate *
+tincan_connection_get_peer_certificate (TincanConnection *self)
+{
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), NULL);
+
+  return self->peer_certificate;
+}
+
+GTlsCertificateFlags
+tincan_connection_get_peer_certificate_errors (TincanConnection *self)
+{
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), 0);
+
+  return self->peer_certificate_errors;
+}
+
+const char *
+tincan_connection_get_peer_certificate_fingerprint (TincanConnection *self)
+{
+  g_return_val_if_fail (TINCAN_IS_CONNECTION (self), NULL);
+
+  return self->peer_fingerprint;
+}
+
+char *
+tincan_certificate_fingerprint (GTlsCertificate *certificate)
+{
+  g_autoptr (GByteArray) der = NULL;
+  g_autofree char *hex = NULL;
+  GString *out;
+
+  if (certificate == NULL)
+    return NULL;
+
+  g_return_val_if_fail (G_IS_TLS_CERTIFICATE (certificate), NULL);
+
+  g_object_get (certificate, "certificate", &der, NULL);
+  if (der == NULL)
+    return NULL;
+
+  hex = g_compute_checksum_for_data (G_CHECKSUM_SHA256, der->data, der->len);
+  out = g_string_sized_new (96);
+  for (guint i = 0; hex[i] != '\0' && hex[i + 1] != '\0'; i += 2)
+    {
+      if (i > 0)
+        g_string_append_c (out, ':');
+      g_string_append_c (out, g_ascii_toupper (hex[i]));
+      g_string_append_c (out, g_ascii_toupper (hex[i + 1]));
+    }
+
+  return g_string_free (out, FALSE);
+}
+
+static char *
+certificate_names (GTlsCertificate *certificate)
+{
+  g_autoptr (GPtrArray) dns = NULL;
+  g_autoptr (GPtrArray) ips = NULL;
+  g_autofree char *subject = NULL;
+  GString *names = g_string_new (NULL);
+
+  if (certificate == NULL)
+    return g_string_free (names, FALSE);
+
+  subject = g_tls_certificate_get_subject_name (certificate);
+  if (subject != NULL)
+    g_string_append (names, subject);
+
+  dns = g_tls_certificate_get_dns_names (certificate);
+  for (guint i = 0; dns != NULL && i < dns->len; i++)
+    {
+      gsize size = 0;
+      const char *name = g_bytes_get_data (g_ptr_array_index (dns, i), &size);
+
+      g_string_append (names, names->len > 0 ? ", " : "");
+      g_string_append_len (names, name, size);
+    }
+
+  ips = g_tls_certificate_get_ip_addresses (certificate);
+  for (guint i = 0; ips != NULL && i < ips->len; i++)
+    {
+      g_autofree char *ip = g_inet_address_to_string (g_ptr_array_index (ips, i));
+
+      g_string_append (names, names->len > 0 ? ", " : "");
+      g_string_append (names, ip);
+    }
+
+  return g_string_free (names, FALSE);
+}
+
+static char *
+certificate_date (GDateTime *date)
+{
+  return date != NULL ? g_date_time_format (date, "%Y-%m-%d %H:%M UTC") : g_strdup (_("unknown"));
+}
+
+char *
+tincan_certificate_describe_errors (GTlsCertificate      *certificate,
+                                    GTlsCertificateFlags  errors,
+                                    const char           *host)
+{
+  GString *text = g_string_new (NULL);
+
+  g_return_val_if_fail (certificate == NULL || G_IS_TLS_CERTIFICATE (certificate), NULL);
+
+  if (errors & G_TLS_CERTIFICATE_UNKNOWN_CA)
+    g_string_append_printf (text, "%s ",
+                            _("The server's certificate is not signed by a trusted authority (self-signed?)."));
+
+  if (errors & G_TLS_CERTIFICATE_BAD_IDENTITY)
+    {
+      g_autofree char *names = certificate_names (certificate);
+
+      g_string_append_printf (text, _("The server's certificate was issued for another host (CN/SAN %s), not for %s."),
+                              *names != '\0' ? names : _("none"),
+                              host != NULL ? host : _("this server"));
+      g_string_append_c (text, ' ');
+    }
+
+  if (errors & G_TLS_CERTIFICATE_EXPIRED)
+    {
+      g_autoptr (GDateTime) after = certificate != NULL ? g_tls_certificate_get_not_valid_after (certificate) : NULL;
+      g_autofree char *date = certificate_date (after);
+
+      g_string_append_printf (text, _("The server's certificate has expired (it was valid until %s)."), date);
+      g_string_append_c (text, ' ');
+    }
+
+  if (errors & G_TLS_CERTIFICATE_NOT_ACTIVATED)
+    {
+      g_autoptr (GDateTime) before = certificate != NULL ? g_tls_certificate_get_not_valid_before (certificate) : NULL;
+      g_autofree char *date = certificate_date (before);
+
+      g_string_append_printf (text, _("The server's certificate is not valid yet (it is valid from %s)."), date);
+      g_string_append_c (text, ' ');
+    }
+
+  if (errors & G_TLS_CERTIFICATE_REVOKED)
+    g_string_append_printf (text, "%s ", _("The server's certificate has been revoked."));
+
+  if (errors & G_TLS_CERTIFICATE_INSECURE)
+    g_string_append_printf (text, "%s ", _("The server's certificate uses an insecure algorithm."));
+
+  if ((errors & G_TLS_CERTIFICATE_GENERIC_ERROR) || text->len == 0)
+    g_string_append_printf (text, "%s ", _("The server's certificate could not be verified."));
+
+  g_string_truncate (text, text->len - 1);
+  return g_string_free (text, FALSE);
 }
 
 char *

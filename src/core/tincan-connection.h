@@ -50,6 +50,7 @@ typedef enum
   TINCAN_CONNECTION_ERROR_TERMINAL,      /* terminal close code (4001, 4003, profile's list) */
   TINCAN_CONNECTION_ERROR_EXHAUSTED,     /* reconnect attempts exhausted */
   TINCAN_CONNECTION_ERROR_NOT_FAILED,    /* retry()/discard() on a message that is not failed */
+  TINCAN_CONNECTION_ERROR_CERTIFICATE,   /* the server's TLS certificate was refused (terminal) */
 } TincanConnectionError;
 
 GQuark tincan_connection_error_quark (void);
@@ -191,5 +192,28 @@ gboolean              tincan_connection_simulate_drop        (TincanConnection *
 void                  tincan_connection_simulate_offline_for (TincanConnection *self,
                                                               guint             seconds);
 gboolean              tincan_connection_get_simulated_offline (TincanConnection *self);
+
+/* TLS (issue #9). A wss:// server whose certificate does not verify
+ * (self-signed, expired, for another host…) is refused: state failed,
+ * no retry loop, last-error TINCAN_CONNECTION_ERROR_CERTIFICATE naming
+ * the problems and the certificate's fingerprint. The exception is the
+ * profile's accept-certificate: a certificate with that SHA-256
+ * fingerprint is accepted for that profile; another one is refused with
+ * both fingerprints named.
+ * Properties (read-only, notify on change): peer-certificate
+ * (GTlsCertificate, what the server presented on the latest attempt),
+ * peer-certificate-errors (GTlsCertificateFlags, what verification found),
+ * peer-certificate-fingerprint (string, "AB:CD:…", SHA-256 of the DER). */
+GTlsCertificate      *tincan_connection_get_peer_certificate (TincanConnection *self);
+GTlsCertificateFlags  tincan_connection_get_peer_certificate_errors (TincanConnection *self);
+const char           *tincan_connection_get_peer_certificate_fingerprint (TincanConnection *self);
+
+/* SHA-256 of the DER certificate, upper-case hex pairs joined by colons
+ * (the form accept-certificate takes). NULL for NULL. */
+char                 *tincan_certificate_fingerprint     (GTlsCertificate      *certificate);
+/* One sentence per problem in @errors, for a person (translated). */
+char                 *tincan_certificate_describe_errors (GTlsCertificate      *certificate,
+                                                          GTlsCertificateFlags  errors,
+                                                          const char           *host);
 
 G_END_DECLS

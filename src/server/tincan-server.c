@@ -20,6 +20,10 @@
 #define FLUSH_RETRY_MS       1000
 #define LOBBY                "lobby"
 #define LISTEN_BACKLOG       1024
+#define DEFAULT_MAX_CLIENTS  1000
+#define DEFAULT_MAX_ROOMS    100
+#define DEFAULT_HANDSHAKE_S  10
+#define CLOSE_TRY_AGAIN      1013
 
 /* One accepted message as held in a room's history. Shared (refcounted)
  * between the history and a pending delivery, because a tiny history may
@@ -92,8 +96,13 @@ struct _TincanServer
   char          *token;
   guint          history;
   char          *db_path;
+  GTlsCertificate *tls_certificate;
+  guint          max_clients;
+  guint          max_rooms;
+  guint          handshake_timeout;
 
   SoupServer    *soup;
+  GHashTable    *handshakes; /* SoupServerMessage* → Handshake*, owned */
   char          *uri;
   guint          port;
 
@@ -128,6 +137,10 @@ enum
   PROP_TOKEN,
   PROP_HISTORY,
   PROP_DB_PATH,
+  PROP_TLS_CERTIFICATE,
+  PROP_MAX_CLIENTS,
+  PROP_MAX_ROOMS,
+  PROP_HANDSHAKE_TIMEOUT,
   PROP_PORT,
   PROP_URI,
   PROP_N_CLIENTS,
@@ -700,6 +713,9 @@ room_send_presence (Room   *room,
 
 /* Rooms */
 
+static void server_maybe_drop_room (TincanServer *self,
+                                    Room         *room);
+
 static void
 client_join (Client     *client,
              const char *name)
@@ -710,6 +726,15 @@ client_join (Client     *client,
   if (g_hash_table_contains (client->rooms, room->name))
     {
       room_send_members (room, client);
+      return;
+    }
+
+  if (self->max_rooms > 0 && g_hash_table_size (client->rooms) >= self->max_rooms)
+    {
+      g_autofree char *message = g_strdup_printf ("at most %u rooms per connection", self->max_rooms);
+
+      client_send_error (client, "too_many_rooms", message, NULL, name);
+      server_maybe_drop_room (self, room);
       return;
     }
 
@@ -1129,6 +1154,80 @@ on_client_error (SoupWebsocketConnection *conn,
 }
 
 static void
+refused_closed (SoupWebsocketConnection *conn,
+                gpointer                 user_data)
+{
+  g_signal_handlers_disconnect_by_func (conn, refused_closed, user_data);
+  g_object_unref (conn);
+}
+
+/* Handshake deadline: a TCP connection that has not completed its HTTP
+ * request (the WebSocket upgrade) within handshake-timeout seconds is
+ * shut down, so slow or idle connections (slowloris) cannot pile up. */
+typedef struct
+{
+  TincanServer      *server;
+  SoupServerMessage *msg;
+  guint              source;
+} Handshake;
+
+static void
+handshake_free (gpointer data)
+{
+  Handshake *handshake = data;
+
+  g_clear_handle_id (&handshake->source, g_source_remove);
+  g_clear_object (&handshake->msg);
+  g_free (handshake);
+}
+
+static gboolean
+handshake_timeout_cb (gpointer user_data)
+{
+  Handshake *handshake = user_data;
+  GSocket *socket = soup_server_message_get_socket (handshake->msg);
+
+  handshake->source = 0;
+  g_message ("Closing a connection that did not finish its handshake in %u s",
+             handshake->server->handshake_timeout);
+  /* Shut down, not closed: libsoup owns the socket and notices EOF. */
+  if (socket != NULL)
+    g_socket_shutdown (socket, TRUE, TRUE, NULL);
+  g_hash_table_remove (handshake->server->handshakes, handshake->msg);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_request_started (SoupServer        *server,
+                    SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  TincanServer *self = user_data;
+  Handshake *handshake;
+
+  if (self->handshake_timeout == 0)
+    return;
+
+  handshake = g_new0 (Handshake, 1);
+  handshake->server = self;
+  handshake->msg = g_object_ref (msg);
+  handshake->source = g_timeout_add_seconds (self->handshake_timeout, handshake_timeout_cb, handshake);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, handshake->source),
+                            "[tincan-server] handshake timeout");
+  g_hash_table_replace (self->handshakes, msg, handshake);
+}
+
+static void
+on_request_done (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  TincanServer *self = user_data;
+
+  g_hash_table_remove (self->handshakes, msg);
+}
+
+static void
 on_websocket (SoupServer              *server,
               SoupServerMessage       *msg,
               const char              *path,
@@ -1138,6 +1237,18 @@ on_websocket (SoupServer              *server,
   TincanServer *self = user_data;
   GSocketAddress *address = soup_server_message_get_remote_address (msg);
   Client *client;
+
+  g_hash_table_remove (self->handshakes, msg);
+
+  if (self->max_clients > 0 && g_hash_table_size (self->clients) >= self->max_clients)
+    {
+      g_message ("Refusing a client: %u clients already (--max-clients)",
+                 g_hash_table_size (self->clients));
+      /* The connection must outlive this handler to send its close frame. */
+      g_signal_connect (g_object_ref (conn), "closed", G_CALLBACK (refused_closed), NULL);
+      soup_websocket_connection_close (conn, CLOSE_TRY_AGAIN, "too many clients, try again later");
+      return;
+    }
 
   client = g_new0 (Client, 1);
   client->server = self;
@@ -1266,8 +1377,10 @@ tincan_server_dispose (GObject *object)
   TincanServer *self = (TincanServer *) object;
 
   g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_pointer (&self->handshakes, g_hash_table_unref);
   g_clear_pointer (&self->soup, soup_server_close_and_unref);
   g_clear_pointer (&self->clients, g_hash_table_unref);
+  g_clear_object (&self->tls_certificate);
 
   g_clear_pointer (&self->pending, g_ptr_array_unref);
   g_clear_pointer (&self->pending_inserts, g_ptr_array_unref);
@@ -1331,6 +1444,22 @@ tincan_server_get_property (GObject    *object,
 
     case PROP_DB_PATH:
       g_value_set_string (value, self->db_path);
+      break;
+
+    case PROP_TLS_CERTIFICATE:
+      g_value_set_object (value, self->tls_certificate);
+      break;
+
+    case PROP_MAX_CLIENTS:
+      g_value_set_uint (value, self->max_clients);
+      break;
+
+    case PROP_MAX_ROOMS:
+      g_value_set_uint (value, self->max_rooms);
+      break;
+
+    case PROP_HANDSHAKE_TIMEOUT:
+      g_value_set_uint (value, self->handshake_timeout);
       break;
 
     case PROP_PORT:
