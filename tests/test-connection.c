@@ -376,13 +376,22 @@ wait_all_delivered (GPtrArray *messages,
 
   if (!wait_for (all_delivered, &all, timeout_ms))
     {
+      g_autoptr (GString) stuck = g_string_new (NULL);
       guint n = 0;
 
       for (guint i = 0; i < messages->len; i++)
-        if (tincan_message_get_state (g_ptr_array_index (messages, i)) ==
-            TINCAN_MESSAGE_STATE_DELIVERED)
-          n++;
-      g_error ("timed out: %u of %u messages delivered", n, messages->len);
+        {
+          TincanMessage *message = g_ptr_array_index (messages, i);
+
+          if (tincan_message_get_state (message) == TINCAN_MESSAGE_STATE_DELIVERED)
+            n++;
+          else if (stuck->len < 400)
+            g_string_append_printf (stuck, " #%u:%s%s%s", i,
+                                    tincan_message_state_to_string (tincan_message_get_state (message)),
+                                    tincan_message_get_reason (message) ? "/" : "",
+                                    tincan_message_get_reason (message) ? tincan_message_get_reason (message) : "");
+        }
+      g_error ("timed out: %u of %u messages delivered; not delivered:%s", n, messages->len, stuck->str);
     }
 }
 

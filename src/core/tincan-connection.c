@@ -161,6 +161,7 @@ static GQuark lost_with_quark;
  * server that closes with 1009 on a frame it finds too big, or crashes on
  * it) fails with a reason instead of looping in "sending" for ever. */
 #define MAX_LOST_WITH_MESSAGE 3
+#define SUSPECT_WINDOW_MS 5000
 
 enum
 {
@@ -1004,7 +1005,17 @@ requeue_inflight (TincanConnection *self)
 
   if (oldest != NULL)
     {
-      lost_with = GPOINTER_TO_UINT (g_object_get_qdata (G_OBJECT (oldest), lost_with_quark)) + 1;
+      gint64 sent_at = (gint64) GPOINTER_TO_SIZE (g_object_get_qdata (G_OBJECT (oldest), sent_at_quark));
+      gboolean alone = self->inflight.length == 1;
+      gboolean soon = g_get_monotonic_time () / 1000 - sent_at < SUSPECT_WINDOW_MS;
+
+      /* The first loss only makes it a suspect, which is then sent alone
+       * (see pump_cb); after that only a loss while it was alone on the
+       * wire, soon after it went out, counts against it. A server that
+       * keeps restarting cannot frame a message this way. */
+      lost_with = GPOINTER_TO_UINT (g_object_get_qdata (G_OBJECT (oldest), lost_with_quark));
+      if (lost_with == 0 || (alone && soon))
+        lost_with++;
       g_object_set_qdata (G_OBJECT (oldest), lost_with_quark, GUINT_TO_POINTER (lost_with));
     }
 
@@ -1094,6 +1105,28 @@ arm_expiry (TincanConnection *self)
 }
 
 static gboolean
+is_suspect (TincanMessage *message)
+{
+  return message != NULL && g_object_get_qdata (G_OBJECT (message), lost_with_quark) != NULL;
+}
+
+/* With acks: room in the window, and a suspect (a message that was the
+ * oldest unacknowledged one when a socket died) travels alone, so a
+ * further loss can be pinned on it or cleared by its ack. */
+static gboolean
+may_transmit_next (TincanConnection *self,
+                   guint             window)
+{
+  if (self->inflight.length >= window)
+    return FALSE;
+  if (is_suspect (g_queue_peek_head (&self->inflight)))
+    return FALSE;
+  if (is_suspect (g_queue_peek_head (&self->waiting)) && self->inflight.length > 0)
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
 pump_cb (gpointer user_data)
 {
   TincanConnection *self = user_data;
@@ -1122,7 +1155,7 @@ pump_cb (gpointer user_data)
   g_object_ref (self);
 
   while (self->ws != NULL && self->state == TINCAN_CONNECTION_STATE_CONNECTED &&
-         self->waiting.length > 0 && (!acks || self->inflight.length < window))
+         self->waiting.length > 0 && (!acks || may_transmit_next (self, window)))
     {
       g_autoptr (TincanMessage) message = g_queue_pop_head (&self->waiting);
       g_autoptr (TincanFrame) frame = tincan_frame_new (TINCAN_FRAME_SEND);

@@ -94,6 +94,11 @@ main (int   argc,
   g_autofree char *history_text = NULL;
   g_autofree char *token = NULL;
   g_autofree char *db_path = NULL;
+  g_autofree char *max_clients_text = NULL;
+  g_autofree char *max_rooms_text = NULL;
+  g_autofree char *handshake_text = NULL;
+  g_autofree char *tls_cert = NULL;
+  g_autofree char *tls_key = NULL;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host,
@@ -112,6 +117,16 @@ main (int   argc,
       "Messages kept per room (default 10000)", "N" },
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &db_path,
       "SQLite file to persist history in", "FILE" },
+    { "max-clients", 0, 0, G_OPTION_ARG_STRING, &max_clients_text,
+      "Most connections at once, 0 = unlimited (default 1000)", "N" },
+    { "max-rooms", 0, 0, G_OPTION_ARG_STRING, &max_rooms_text,
+      "Most rooms per connection, 0 = unlimited (default 100)", "N" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_STRING, &handshake_text,
+      "Seconds to complete the WebSocket upgrade, 0 = no limit (default 10)", "SECONDS" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
+      "PEM certificate (chain): serve wss:// instead of ws://", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
+      "PEM private key of --tls-cert (default: in the same file)", "FILE" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
       "Print the version and exit", NULL },
     { NULL }
@@ -131,7 +146,7 @@ main (int   argc,
 
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,
-                                "The reference tincan.v1 chat server (ws://HOST:PORT/ws).");
+                                "The reference tincan.v1 chat server (ws://HOST:PORT/ws, or wss:// with --tls-cert).");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -206,6 +221,46 @@ main (int   argc,
 
   if (db_path != NULL)
     g_object_set (server, "db-path", db_path, NULL);
+
+  if (max_clients_text != NULL)
+    {
+      if (!parse_uint ("--max-clients", max_clients_text, 0, G_MAXUINT32, &value))
+        return EXIT_USAGE;
+      g_object_set (server, "max-clients", (guint) value, NULL);
+    }
+
+  if (max_rooms_text != NULL)
+    {
+      if (!parse_uint ("--max-rooms", max_rooms_text, 0, G_MAXUINT32, &value))
+        return EXIT_USAGE;
+      g_object_set (server, "max-rooms", (guint) value, NULL);
+    }
+
+  if (handshake_text != NULL)
+    {
+      if (!parse_uint ("--handshake-timeout", handshake_text, 0, 3600, &value))
+        return EXIT_USAGE;
+      g_object_set (server, "handshake-timeout", (guint) value, NULL);
+    }
+
+  if (tls_key != NULL && tls_cert == NULL)
+    {
+      g_printerr ("tincan-server: --tls-key needs --tls-cert\n");
+      return EXIT_USAGE;
+    }
+  if (tls_cert != NULL)
+    {
+      g_autoptr(GTlsCertificate) certificate = NULL;
+
+      certificate = g_tls_certificate_new_from_files (tls_cert, tls_key != NULL ? tls_key : tls_cert,
+                                                      &error);
+      if (certificate == NULL)
+        {
+          g_printerr ("tincan-server: cannot load the TLS certificate: %s\n", error->message);
+          return EXIT_FAILURE;
+        }
+      g_object_set (server, "tls-certificate", certificate, NULL);
+    }
 
   if (!tincan_server_listen (server, host, (guint) port, &error))
     {

@@ -1543,6 +1543,23 @@ tincan_server_set_property (GObject      *object,
       set_string_prop (self, &self->db_path, g_value_get_string (value), prop_id);
       break;
 
+    case PROP_TLS_CERTIFICATE:
+      if (g_set_object (&self->tls_certificate, g_value_get_object (value)))
+        g_object_notify_by_pspec (object, pspec);
+      break;
+
+    case PROP_MAX_CLIENTS:
+      set_uint_prop (self, &self->max_clients, g_value_get_uint (value), prop_id);
+      break;
+
+    case PROP_MAX_ROOMS:
+      set_uint_prop (self, &self->max_rooms, g_value_get_uint (value), prop_id);
+      break;
+
+    case PROP_HANDSHAKE_TIMEOUT:
+      set_uint_prop (self, &self->handshake_timeout, g_value_get_uint (value), prop_id);
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1589,6 +1606,30 @@ tincan_server_class_init (TincanServerClass *klass)
                          NULL,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
+  /* With a certificate the server speaks wss:// only. */
+  properties[PROP_TLS_CERTIFICATE] =
+    g_param_spec_object ("tls-certificate", NULL, NULL,
+                         G_TYPE_TLS_CERTIFICATE,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /* 0 = unlimited. Over the limit a client is closed with 1013 (try again later). */
+  properties[PROP_MAX_CLIENTS] =
+    g_param_spec_uint ("max-clients", NULL, NULL,
+                       0, G_MAXUINT, DEFAULT_MAX_CLIENTS,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /* 0 = unlimited; the lobby counts. Over it: error too_many_rooms. */
+  properties[PROP_MAX_ROOMS] =
+    g_param_spec_uint ("max-rooms", NULL, NULL,
+                       0, G_MAXUINT, DEFAULT_MAX_ROOMS,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /* Seconds a connection has to complete its HTTP request; 0 = forever. */
+  properties[PROP_HANDSHAKE_TIMEOUT] =
+    g_param_spec_uint ("handshake-timeout", NULL, NULL,
+                       0, 3600, DEFAULT_HANDSHAKE_S,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
   properties[PROP_PORT] =
     g_param_spec_uint ("port", NULL, NULL,
                        0, G_MAXUINT16, 0,
@@ -1619,6 +1660,10 @@ tincan_server_init (TincanServer *self)
 {
   self->max_frame = DEFAULT_MAX_FRAME;
   self->history = DEFAULT_HISTORY;
+  self->max_clients = DEFAULT_MAX_CLIENTS;
+  self->max_rooms = DEFAULT_MAX_ROOMS;
+  self->handshake_timeout = DEFAULT_HANDSHAKE_S;
+  self->handshakes = g_hash_table_new_full (NULL, NULL, NULL, handshake_free);
   self->dedup_max = MAX (2 * DEFAULT_HISTORY, MIN_DEDUP_ENTRIES);
   self->clients = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) client_free, NULL);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, room_free);
@@ -1703,7 +1748,12 @@ tincan_server_listen (TincanServer  *self,
 
   server_ensure_room (self, LOBBY);
 
-  soup = soup_server_new ("server-header", "tincan-server/" PACKAGE_VERSION " ", NULL);
+  soup = soup_server_new ("server-header", "tincan-server/" PACKAGE_VERSION " ",
+                          "tls-certificate", self->tls_certificate,
+                          NULL);
+  g_signal_connect_object (soup, "request-started", G_CALLBACK (on_request_started), self, 0);
+  g_signal_connect_object (soup, "request-finished", G_CALLBACK (on_request_done), self, 0);
+  g_signal_connect_object (soup, "request-aborted", G_CALLBACK (on_request_done), self, 0);
   soup_server_add_websocket_handler (soup, "/ws", NULL, (char **) protocols,
                                      on_websocket, self, NULL);
 
@@ -1717,7 +1767,9 @@ tincan_server_listen (TincanServer  *self,
   g_socket_set_listen_backlog (listen_socket, LISTEN_BACKLOG);
   if (!g_socket_bind (listen_socket, bind_address, TRUE, error) ||
       !g_socket_listen (listen_socket, error) ||
-      !soup_server_listen_socket (soup, listen_socket, 0, error))
+      !soup_server_listen_socket (soup, listen_socket,
+                                  self->tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0,
+                                  error))
     return FALSE;
 
   local = g_socket_get_local_address (listen_socket, error);
@@ -1732,9 +1784,11 @@ tincan_server_listen (TincanServer  *self,
   self->port = bound_port;
   g_free (self->uri);
   if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6 && strchr (host, ':') != NULL)
-    self->uri = g_strdup_printf ("ws://[%s]:%u/ws", host, bound_port);
+    self->uri = g_strdup_printf ("%s://[%s]:%u/ws", self->tls_certificate != NULL ? "wss" : "ws",
+                                 host, bound_port);
   else
-    self->uri = g_strdup_printf ("ws://%s:%u/ws", host, bound_port);
+    self->uri = g_strdup_printf ("%s://%s:%u/ws", self->tls_certificate != NULL ? "wss" : "ws",
+                                 host, bound_port);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PORT]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_URI]);
@@ -1759,6 +1813,7 @@ tincan_server_stop (TincanServer *self)
 
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
+  g_hash_table_remove_all (self->handshakes);
 
   if (self->pending->len > 0 || self->pending_inserts->len > 0)
     server_flush (self);

@@ -17,8 +17,14 @@ G_DECLARE_FINAL_TYPE (TincanServer, tincan_server, TINCAN, SERVER, GObject)
  *   max-frame (uint, bytes, default 1 MiB), rate (double, frames/s per
  *   connection, 0 = unlimited, default 0), burst (uint, default = 2*rate or 20),
  *   token (string, NULL = none required), history (uint, per room, default 10000),
- *   db-path (string, NULL = memory only).
- * Read-only: port (uint), uri (string, "ws://HOST:PORT/ws").
+ *   db-path (string, NULL = memory only), tls-certificate (GTlsCertificate,
+ *   NULL = plain ws://; else wss:// only), max-clients (uint, default 1000,
+ *   0 = unlimited; over it a new client is closed with 1013), max-rooms
+ *   (uint, rooms per connection, lobby included, default 100, 0 = unlimited;
+ *   over it: error "too_many_rooms"), handshake-timeout (uint s, default 10,
+ *   0 = none: a connection that has not completed its HTTP request — the
+ *   WebSocket upgrade — in time is shut down).
+ * Read-only: port (uint), uri (string, "ws://HOST:PORT/ws" or "wss://…").
  * Signals: "client-count-changed" (uint). */
 TincanServer *tincan_server_new         (void);
 gboolean      tincan_server_listen      (TincanServer  *self,

@@ -549,6 +549,13 @@ def main():
         if later[-1][2] > max(s[2] for s in at_uptime[:2]):
             failures.append('server fds grew')
 
+    with open(os.path.join(workdir, 'samples.tsv'), 'w') as f:
+        for client in clients:
+            for t, rss, fds in client.samples:
+                f.write('client%d\t%.0f\t%d\t%d\n' % (client.index, t, rss, fds))
+        for instance, uptime, rss, fds in server.samples:
+            f.write('server%d\t%.0f\t%d\t%d\n' % (instance, uptime, rss, fds))
+
     total_messages = len(expected)
     print('# ---- soak summary ----')
     print('# duration %.0f s (+ %.1f s drain), seed %d' % (duration, drain_time, seed))

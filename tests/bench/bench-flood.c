@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "bench-flood"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include "tincan-core.h"
+#include "tincan-conversation-view.h"
+#include "tincan-message-list.h"
+#include "tincan-session.h"
+#include "tincan-window.h"
+
+/* Issue #8, target 3: the app receives 10 000 chat messages/s for 10 s.
+ * The main loop must never stall over 50 ms, the conversation must stay
+ * at the bottom and nothing may be lost.
+ *
+ * A tincan.v1 server in a thread of this process (its own main context,
+ * as a real server is another process) floods room "lobby"; the UI thread
+ * runs the client while a 10 ms timer measures how late the main loop
+ * lets it run. Two runs in the same process, same flood:
+ *   baseline: connection + store only (no session, no window);
+ *   app:      session + window showing the room (inspector closed).
+ * Every figure of the app run is printed with its ratio to the baseline.
+ *
+ * Run under xvfb-run (GSK_RENDERER=cairo is a good idea there).
+ * BENCH_SECONDS and BENCH_RATE override the workload. */
+
+#define TICK_MS        10
+#define BUDGET_MS      50
+
+static guint rate = 10000;
+static guint duration_s = 10;
+
+typedef struct
+{
+  GMainContext            *context;
+  GMainLoop               *loop;
+  SoupServer              *server;
+  SoupWebsocketConnection *conn;
+  guint                    port;
+  gint64                   seq;
+  gint64                   flood_start;
+  guint64                  sent;
+  int                      done;
+  GMutex                   lock;
+  GCond                    ready;
+} Flood;
+
+static gboolean
+flood_tick (gpointer user_data)
+{
+  Flood *flood = user_data;
+  gint64 now = g_get_monotonic_time ();
+  guint64 due;
+
+  if (flood->conn == NULL ||
+      soup_websocket_connection_get_state (flood->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return G_SOURCE_CONTINUE;
+
+  if (flood->flood_start == 0)
+    flood->flood_start = now;
+  if (now - flood->flood_start >= (gint64) duration_s * G_USEC_PER_SEC)
+    {
+      g_atomic_int_set (&flood->done, TRUE);
+      return G_SOURCE_REMOVE;
+    }
+
+  /* Catch up on time lost: the rate holds even if a tick is late. */
+  due = (guint64) ((now - flood->flood_start) * rate / G_USEC_PER_SEC) + rate * TICK_MS / 1000;
+  due = MIN (due, (guint64) rate * duration_s);
+  while (flood->sent < due)
+    {
+      g_autofree char *json = NULL;
+
+      flood->seq++;
+      json = g_strdup_printf ("{\"type\":\"message\",\"room\":\"lobby\",\"seq\":%" G_GINT64_FORMAT
+                              ",\"id\":\"m-%" G_GINT64_FORMAT "\",\"from\":\"user%" G_GINT64_FORMAT "\","
+                              "\"text\":\"message %" G_GINT64_FORMAT " of the flood\","
+                              "\"ts\":\"2026-11-22T10:00:00.000Z\"}",
+                              flood->seq, flood->seq, flood->seq % 7, flood->seq);
+      soup_websocket_connection_send_text (flood->conn, json);
+      g_atomic_pointer_set (&flood->sent, flood->sent + 1);
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+flood_on_message (SoupWebsocketConnection *conn,
+                  int                      type,
+                  GBytes                  *payload,
+                  Flood                   *flood)
+{
+  gsize size = 0;
+  const char *data = g_bytes_get_data (payload, &size);
+  g_autoptr (TincanFrame) frame = tincan_v1_decode (data, size, NULL);
+
+  if (frame == NULL)
+    return;
+
+  if (frame->type == TINCAN_FRAME_HELLO)
+    {
+      GSource *source = g_timeout_source_new (TICK_MS);
+
+      soup_websocket_connection_send_text (conn, "{\"type\":\"welcome\",\"session\":\"s\",\"user\":\"alice\",\"rooms\":[\"lobby\"]}");
+      soup_websocket_connection_send_text (conn, "{\"type\":\"resumed\",\"room\":\"lobby\",\"seq\":0,\"gap\":false}");
+      g_source_set_callback (source, flood_tick, flood, NULL);
+      g_source_attach (source, flood->context);
+      g_source_unref (source);
+    }
+  else if (frame->type == TINCAN_FRAME_PING)
+    {
+      g_autofree char *pong = g_strdup_printf ("{\"type\":\"pong\",\"id\":%" G_GINT64_FORMAT "}",
+                                               frame->ping_id);
+
+      soup_websocket_connection_send_text (conn, pong);
+    }
+}
+
+static void
+flood_on_websocket (SoupServer              *server,
+                    SoupServerMessage       *msg,
+                    const char              *path,
+                    SoupWebsocketConnection *conn,
+                    gpointer                 user_data)
+{
+  Flood *flood = user_data;
+
+  if (flood->conn != NULL)
+    return;
+  g_set_object (&flood->conn, conn);
+  g_signal_connect (conn, "message", G_CALLBACK (flood_on_message), flood);
+}
+
+static gpointer
+flood_thread (gpointer user_data)
+{
+  Flood *flood = user_data;
+  g_autoptr (GError) error = NULL;
+  const char *protocols[] = { TINCAN_V1_SUBPROTOCOL, NULL };
+  GSList *uris;
+
+  g_main_context_push_thread_default (flood->context);
+  flood->server = soup_server_new (NULL, NULL);
+  soup_server_add_websocket_handler (flood->server, "/ws", NULL, (char **) protocols,
+                                     flood_on_websocket, flood, NULL);
+  if (!soup_server_listen_local (flood->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
+    g_error ("cannot listen: %s", error->message);
+  uris = soup_server_get_uris (flood->server);
+
+  g_mutex_lock (&flood->lock);
+  flood->port = g_uri_get_port (uris->data);
+  g_cond_signal (&flood->ready);
+  g_mutex_unlock (&flood->lock);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  g_main_loop_run (flood->loop);
+
+  if (flood->conn != NULL &&
+      soup_websocket_connection_get_state (flood->conn) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (flood->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  g_clear_object (&flood->conn);
+  soup_server_disconnect (flood->server);
+  g_clear_object (&flood->server);
+  g_main_context_pop_thread_default (flood->context);
+  return NULL;
+}
+
+typedef struct
+{
+  gint64   last;
+  gint64   max_late_us;
+  GArray  *lateness;      /* gint64 µs */
+  guint64  received;      /* message-received emissions */
+  guint64  listed;        /* items appended at the bottom of the view's model */
+  guint    items_changed; /* items-changed emissions of the view's model */
+} Probe;
+
+typedef struct
+{
+  double   p50_ms;
+  double   p99_ms;
+  double   max_ms;
+  guint64  sent;
+  guint64  received;
+  guint64  listed;
+  guint    items_changed;
+  gint64   last_seq;      /* newest message in the view's model */
+  gboolean at_bottom;     /* the view's own idea */
+  gboolean bottom_shown;  /* the scroll position really is at the end */
+  double   cpu_s;
+} Result;
+
+static gboolean
+stall_tick (gpointer user_data)
+{
+  Probe *probe = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (probe->last != 0)
+    {
+      gint64 late = MAX (0, now - probe->last - TICK_MS * 1000);
+
+      probe->max_late_us = MAX (probe->max_late_us, late);
+      g_array_append_val (probe->lateness, late);
+    }
+  probe->last = now;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_received (TincanConnection *connection,
+             TincanMessage    *message,
+             Probe            *probe)
+{
+  probe->received++;
+}
+
+static void
+on_items_changed (GListModel *model,
+                  guint       position,
+                  guint       removed,
+                  guint       added,
+                  Probe      *probe)
+{
+  probe->items_changed++;
+  if (added > 0 && position + added == g_list_model_get_n_items (model))
+    probe->listed += added;
+}
+
+static int
+compare_int64 (gconstpointer a,
+               gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static double
+cpu_seconds (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+static gboolean
+set_flag (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+iterate_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, set_flag, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+run_flood (gboolean  app,
+           Result   *result)
+{
+  Flood flood = { 0 };
+  Probe probe = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *store_path = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr (TincanStore) store = NULL;
+  g_autoptr (TincanProfile) profile = NULL;
+  g_autoptr (TincanConnection) connection = NULL;
+  g_autoptr (TincanSession) session = NULL;
+  g_autoptr (GListStore) sessions = NULL;
+  TincanWindow *window = NULL;
+  TincanConversationView *view = NULL;
+  GListModel *model = NULL;
+  GThread *thread;
+  guint tick;
+  gint64 deadline;
+  double cpu_start;
+
+  flood.context = g_main_context_new ();
+  flood.loop = g_main_loop_new (flood.context, FALSE);
+  g_mutex_init (&flood.lock);
+  g_cond_init (&flood.ready);
+  thread = g_thread_new ("flood", flood_thread, &flood);
+  g_mutex_lock (&flood.lock);
+  while (flood.port == 0)
+    g_cond_wait (&flood.ready, &flood.lock);
+  g_mutex_unlock (&flood.lock);
+
+  dir = g_dir_make_tmp ("tincan-bench-flood-XXXXXX", &error);
+  g_assert_no_error (error);
+  store_path = g_build_filename (dir, "alice.sqlite", NULL);
+  store = tincan_store_new (store_path, &error);
+  g_assert_no_error (error);
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws", flood.port);
+  profile = tincan_profile_new ();
+  tincan_profile_set_name (profile, "Flood");
+  tincan_profile_set_url (profile, url);
+  tincan_profile_set_user (profile, "alice");
+  connection = tincan_connection_new (profile, store);
+  g_signal_connect (connection, "message-received", G_CALLBACK (on_received), &probe);
+
+  if (app)
+    {
+      session = tincan_session_new (connection, FALSE);
+      sessions = g_list_store_new (TINCAN_TYPE_SESSION);
+      g_list_store_append (sessions, session);
+      window = tincan_window_new (NULL, G_LIST_MODEL (sessions), NULL);
+      gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
+      gtk_window_present (GTK_WINDOW (window));
+      tincan_window_open_room (window, session, "lobby");
+      view = tincan_window_get_conversation (window);
+      g_assert (view != NULL);
+      model = G_LIST_MODEL (tincan_conversation_view_get_model (view));
+      g_signal_connect (model, "items-changed", G_CALLBACK (on_items_changed), &probe);
+      /* Let the window map and draw once before the flood. */
+      iterate_for (300);
+    }
+
+  tincan_connection_connect (connection);
+
+  probe.lateness = g_array_new (FALSE, FALSE, sizeof (gint64));
+  tick = g_timeout_add (TICK_MS, stall_tick, &probe);
+  cpu_start = cpu_seconds ();
+
+  deadline = g_get_monotonic_time () + (gint64) (duration_s + 20) * G_USEC_PER_SEC;
+  while (!g_atomic_int_get (&flood.done) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  /* What is still in flight has to arrive (and be drawn). */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (probe.received < g_atomic_pointer_get (&flood.sent) &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  deadline = g_get_monotonic_time () + 500 * 1000;
+  while (g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+
+  result->cpu_s = cpu_seconds () - cpu_start;
+  g_array_sort (probe.lateness, compare_int64);
+  result->sent = g_atomic_pointer_get (&flood.sent);
+  result->received = probe.received;
+  result->listed = probe.listed;
+  result->items_changed = probe.items_changed;
+  result->max_ms = probe.max_late_us / 1000.0;
+  if (probe.lateness->len > 0)
+    {
+      result->p50_ms = g_array_index (probe.lateness, gint64, probe.lateness->len / 2) / 1000.0;
+      result->p99_ms = g_array_index (probe.lateness, gint64, probe.lateness->len * 99 / 100) / 1000.0;
+    }
+  if (model != NULL && g_list_model_get_n_items (model) > 0)
+    {
+      g_autoptr (TincanMessage) last = g_list_model_get_item (model, g_list_model_get_n_items (model) - 1);
+      GtkAdjustment *adjustment =
+        gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (tincan_conversation_view_get_list_view (view)));
+
+      result->last_seq = tincan_message_get_seq (last);
+      result->at_bottom = tincan_conversation_view_get_at_bottom (view);
+      result->bottom_shown = gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment) >=
+                             gtk_adjustment_get_upper (adjustment) - 1;
+    }
+
+  tincan_connection_disconnect (connection);
+  if (model != NULL)
+    g_signal_handlers_disconnect_by_data (model, &probe);
+  g_signal_handlers_disconnect_by_data (connection, &probe);
+  if (window != NULL)
+    gtk_window_destroy (GTK_WINDOW (window));
+  g_main_loop_quit (flood.loop);
+  g_thread_join (thread);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+
+  g_main_loop_unref (flood.loop);
+  g_main_context_unref (flood.context);
+  g_mutex_clear (&flood.lock);
+  g_cond_clear (&flood.ready);
+  g_array_unref (probe.lateness);
+  g_clear_object (&session);
+  g_clear_object (&connection);
+  g_clear_object (&store);
+  g_unlink (store_path);
+  {
+    g_autofree char *wal = g_strconcat (store_path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (store_path, "-shm", NULL);
+    g_autofree char *journal = g_strconcat (store_path, "-journal", NULL);
+
+    g_unlink (wal);
+    g_unlink (shm);
+    g_unlink (journal);
+  }
+  g_rmdir (dir);
+}
+
+static double
+ratio (double app,
+       double base)
+{
+  /* Lateness can be 0 in the baseline: compare against at least 0.1 ms. */
+  return app / MAX (base, 0.1);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  Result base = { 0 };
+  Result app = { 0 };
+  gboolean ok;
+
+  if (!gtk_init_check ())
+    {
+      g_print ("no display: run under xvfb-run\n");
+      return 77;
+    }
+  adw_init ();
+
+  if (g_getenv ("BENCH_RATE") != NULL)
+    rate = MAX (100, (guint) g_ascii_strtoull (g_getenv ("BENCH_RATE"), NULL, 10));
+  if (g_getenv ("BENCH_SECONDS") != NULL)
+    duration_s = MAX (1, (guint) g_ascii_strtoull (g_getenv ("BENCH_SECONDS"), NULL, 10));
+
+  if (g_getenv ("BENCH_APP_ONLY") == NULL)
+    run_flood (FALSE, &base);
+  run_flood (TRUE, &app);
+
+  printf ("flood: %u chat messages/s for %u s into #lobby (target 3 of issue #8)\n", rate, duration_s);
+  printf ("%-34s %12s %12s %8s\n", "", "app", "baseline", "ratio");
+  printf ("%-34s %12.1f %12.1f %7.1fx\n", "max main-loop stall (ms)", app.max_ms, base.max_ms,
+          ratio (app.max_ms, base.max_ms));
+  printf ("%-34s %12.1f %12.1f %7.1fx\n", "p50 timer lateness (ms)", app.p50_ms, base.p50_ms,
+          ratio (app.p50_ms, base.p50_ms));
+  printf ("%-34s %12.1f %12.1f %7.1fx\n", "p99 timer lateness (ms)", app.p99_ms, base.p99_ms,
+          ratio (app.p99_ms, base.p99_ms));
+  printf ("%-34s %12.2f %12.2f %7.2fx\n", "CPU time of the process (s)", app.cpu_s, base.cpu_s,
+          base.cpu_s > 0 ? app.cpu_s / base.cpu_s : 0);
+  printf ("%-34s %12" G_GUINT64_FORMAT " %12" G_GUINT64_FORMAT "\n", "messages sent", app.sent, base.sent);
+  printf ("%-34s %12" G_GUINT64_FORMAT " %12" G_GUINT64_FORMAT "\n", "messages received", app.received, base.received);
+  printf ("%-34s %12" G_GUINT64_FORMAT "\n", "messages appended to the view", app.listed);
+  printf ("%-34s %12u\n", "items-changed of the view's model", app.items_changed);
+  printf ("%-34s %12" G_GINT64_FORMAT "\n", "newest seq in the view", app.last_seq);
+  printf ("%-34s %12s\n", "view at the bottom at the end",
+          app.at_bottom && app.bottom_shown ? "yes" : app.at_bottom ? "no (scrolled)" : "no");
+
+  ok = app.max_ms <= BUDGET_MS &&
+       app.received == app.sent && app.listed == app.sent &&
+       app.last_seq == (gint64) app.sent &&
+       app.at_bottom && app.bottom_shown;
+  printf ("target 3 (stall ≤ %d ms, nothing lost, stays at the bottom): %s\n",
+          BUDGET_MS, ok ? "HOLDS" : "MISSED");
+
+  return ok ? 0 : 1;
+}
