@@ -208,6 +208,13 @@ test_options (void)
     { "jsonrpc", "request-timeout-ms=ten" },
     { "jsonrpc", "params-template=[1,2" },
     { "jsonrpc", "params-template=[\"{{room}}\\udc00\"]" },
+    /* Numbers json-glib 1.6 would write as "1e+20.0", "inf.0" or -1. */
+    { "json", "send-template={\"text\":\"{{text}}\",\"ts\":1e20}" },
+    { "json", "join-template={\"room\":\"{{room}}\",\"n\":[1e400]}" },
+    { "jsonrpc", "params-template=[\"{{text}}\",99999999999999999999]" },
+    { "jsonrpc", "params-template=[-99999999999999999999]" },
+    /* Data after the template's value. */
+    { "json", "send-template=1{\"text\":\"{{text}}\"}" },
   };
   const char * const good[] = {
     "send-template={\"say\":\"{{text}}\"}", "preset=pubsub", "ack-pointer=/cid", NULL,
@@ -233,6 +240,17 @@ test_options (void)
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       g_test_message ("%s %s: %s", bad[i].name, bad[i].option, error->message);
     }
+
+  /* Numbers json-glib writes back as they were are fine in templates. */
+  {
+    const char * const numbers[] = {
+      "send-template={\"text\":\"{{text}}\",\"n\":[0.5,1e16,-2.25e-7,-9223372036854775808,9223372036854775807,0]}",
+      NULL,
+    };
+    g_autoptr (TincanProtocol) with_numbers = new_dialect ("json", numbers);
+
+    g_assert_nonnull (with_numbers);
+  }
 
   /* The preset applies first, the explicit template refines it. */
   json = new_dialect ("json", good);
@@ -2545,6 +2563,16 @@ test_malformed (void)
     { "json", "no text", "{\"user\":\"u\"}", OK_FRAMES, TINCAN_FRAME_UNMAPPED },
     { "json", "huge numbers", "{\"text\":\"t\",\"id\":1e400,\"ts\":-99999999999999999999999}", OK_FRAMES, TINCAN_FRAME_MESSAGE },
     { "json", "lone surrogate", "{\"text\":\"\\ud800\"}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    /* json-glib 1.6 would return the first value and leak the rest. */
+    { "json", "number then object", "40{\"sid\":\"x\"}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "json", "string then object", "\"a\"{\"text\":\"b\"}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "json", "two objects", "{\"text\":\"a\"} {\"text\":\"b\"}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "json", "number then number", "1 2", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "json", "comment after", "{\"text\":\"a\"}/*x*/", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "json", "object then whitespace", "{\"text\":\"a\",\"user\":\"u\"} \r\n\t", OK_FRAMES, TINCAN_FRAME_MESSAGE },
+    { "jsonrpc", "number then object", "1{}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "socketio", "event then array", "42[\"message\",\"x\"][1]", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "socketio", "open then number", "0{\"sid\":\"x\",\"pingInterval\":1,\"pingTimeout\":1}7", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
     { "json", "over the size limit", huge_text, TINCAN_PROTOCOL_ERROR_TOO_LARGE, 0 },
     { "json", "lone low surrogate", "{\"text\":\"a\\udc00b\"}", TINCAN_PROTOCOL_ERROR_INVALID_UTF8, 0 },
     { "jsonrpc", "lone low surrogate", "{\"jsonrpc\":\"2.0\",\"method\":\"message\",\"params\":[\"a\\udc00b\"]}", TINCAN_PROTOCOL_ERROR_INVALID_UTF8, 0 },

@@ -462,8 +462,12 @@ test_live (Fixture       *fixture,
   waiter.connection = bob;
   wait_for (is_connected, &waiter, TIMEOUT_MS, "bob to connect");
 
-  g_assert_nonnull (tincan_connection_send (bob, "lobby", "hi alice", &error));
-  g_assert_no_error (error);
+  {
+    g_autoptr (TincanMessage) theirs_sent = tincan_connection_send (bob, "lobby", "hi alice", &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (theirs_sent);
+  }
   waiter.n = 2;
   wait_for (has_n_items, &waiter, TIMEOUT_MS, "bob's message in alice's list");
   {

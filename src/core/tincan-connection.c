@@ -42,6 +42,8 @@
 #define CONNECT_TIMEOUT_S  30
 /* Acked messages kept in memory until their echo arrives. */
 #define MAX_AWAITING_ECHO  4096
+/* Incoming message ids remembered to report one the server reuses. */
+#define MAX_RECENT_IDS     4096
 
 struct _TincanConnection
 {
@@ -116,6 +118,8 @@ struct _TincanConnection
   GHashTable              *awaiting_echo; /* cid → TincanMessage (owned) */
   GQueue                   awaiting_order; /* cids, oldest first (owned by awaiting_echo keys) */
   GHashTable              *last_seq;      /* room → gint64* */
+  GHashTable              *recent_ids;    /* "room\nid" of recent incoming messages (owned keys) */
+  GQueue                   recent_id_order; /* the same keys, oldest first (borrowed) */
 
   GDBusConnection         *system_bus;
   guint                    sleep_subscription;
@@ -1355,6 +1359,31 @@ handle_message (TincanConnection  *self,
     }
   if (frame->seq > 0)
     *slot = frame->seq;
+
+  /* A new seq under an id already seen: shown (it is another message),
+   * but the server is told off. */
+  if (frame->id != NULL)
+    {
+      char *key = g_strconcat (room, "\n", frame->id, NULL);
+
+      if (g_hash_table_contains (self->recent_ids, key))
+        {
+          g_autoptr (GError) error = NULL;
+
+          g_free (key);
+          error = g_error_new (TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_PROTOCOL,
+                               _("The server reused the id “%s” for another message."),
+                               frame->id);
+          report_error (self, error);
+        }
+      else
+        {
+          g_hash_table_add (self->recent_ids, key);
+          g_queue_push_tail (&self->recent_id_order, key);
+          if (self->recent_id_order.length > MAX_RECENT_IDS)
+            g_hash_table_remove (self->recent_ids, g_queue_pop_head (&self->recent_id_order));
+        }
+    }
 
   message = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
   tincan_message_set_room (message, room);
@@ -2715,6 +2744,8 @@ tincan_connection_finalize (GObject *object)
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->awaiting_echo, g_hash_table_unref);
   g_clear_pointer (&self->last_seq, g_hash_table_unref);
+  g_queue_clear (&self->recent_id_order);
+  g_clear_pointer (&self->recent_ids, g_hash_table_unref);
 
   G_OBJECT_CLASS (tincan_connection_parent_class)->finalize (object);
 }
@@ -2906,6 +2937,8 @@ tincan_connection_init (TincanConnection *self)
   self->pending = g_hash_table_new (g_str_hash, g_str_equal);
   self->awaiting_echo = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->last_seq = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->recent_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_queue_init (&self->recent_id_order);
   g_queue_init (&self->waiting);
   g_queue_init (&self->inflight);
   g_queue_init (&self->awaiting_order);

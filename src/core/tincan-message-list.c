@@ -18,6 +18,9 @@ struct _TincanMessageList
   GPtrArray        *items;
   /* Messages that arrived this main-loop turn, not yet in @items. */
   GPtrArray        *pending;
+  /* The same messages as a set: "already queued?" in O(1) even when a
+   * flood queues thousands in one turn. */
+  GHashTable       *pending_set;
   /* cid → TincanMessage (borrowed from @items or @pending). */
   GHashTable       *by_cid;
   /* Exclusive upper bound for the next older page (0 = nothing loaded). */
@@ -167,29 +170,74 @@ drop_oldest (TincanMessageList *self,
   g_list_model_items_changed (G_LIST_MODEL (self), 0, n, 0);
 }
 
+/* Forgets the @n oldest pending messages: a batch bigger than the window
+ * would only be appended to be trimmed again at once. */
+static void
+drop_oldest_pending (TincanMessageList *self,
+                     guint              n)
+{
+  gint64 max_removed_seq = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (self->pending, i);
+
+      max_removed_seq = MAX (max_removed_seq, tincan_message_get_seq (message));
+      unindex_message (self, message);
+      g_hash_table_remove (self->pending_set, message);
+    }
+  g_ptr_array_remove_range (self->pending, 0, n);
+
+  if (max_removed_seq > 0)
+    {
+      set_has_more (self, TRUE);
+      /* Older pages start below what is left (or below what was dropped). */
+      if (self->items->len == 0)
+        self->older_than_seq = 0;
+      for (guint i = 0; i < self->pending->len && self->items->len == 0; i++)
+        {
+          gint64 seq = tincan_message_get_seq (g_ptr_array_index (self->pending, i));
+
+          if (seq > 0)
+            {
+              self->older_than_seq = seq;
+              break;
+            }
+        }
+      if (self->items->len == 0 && self->older_than_seq == 0)
+        self->older_than_seq = max_removed_seq + 1;
+    }
+}
+
 static gboolean
 flush_pending (gpointer user_data)
 {
   TincanMessageList *self = user_data;
-  guint position = self->items->len;
-  guint added = self->pending->len;
+  guint position;
+  guint added;
+  guint excess = 0;
 
   self->flush_id = 0;
 
-  if (added == 0)
+  if (self->pending->len == 0)
     return G_SOURCE_REMOVE;
 
-  for (guint i = 0; i < added; i++)
-    g_ptr_array_add (self->items, g_steal_pointer (&g_ptr_array_index (self->pending, i)));
-  /* The pointers were stolen: drop the slots without unreffing. */
-  g_ptr_array_set_free_func (self->pending, NULL);
-  g_ptr_array_set_size (self->pending, 0);
-  g_ptr_array_set_free_func (self->pending, g_object_unref);
+  /* Trim in the same batch: what would not survive it never enters. */
+  if (self->max_size > 0 && self->pending->len > self->max_size)
+    drop_oldest_pending (self, self->pending->len - self->max_size);
+  if (self->max_size > 0 && self->items->len + self->pending->len > self->max_size)
+    excess = MIN (self->items->len, self->items->len + self->pending->len - self->max_size);
+
+  position = self->items->len;
+  added = self->pending->len;
+  g_ptr_array_extend_and_steal (self->items, g_steal_pointer (&self->pending));
+  self->pending = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_remove_all (self->pending_set);
 
   g_list_model_items_changed (G_LIST_MODEL (self), position, 0, added);
 
-  if (self->max_size > 0 && self->items->len > self->max_size)
-    drop_oldest (self, self->items->len - self->max_size);
+  if (excess > 0)
+    drop_oldest (self, excess);
 
   return G_SOURCE_REMOVE;
 }
@@ -205,7 +253,7 @@ contains_message (TincanMessageList *self,
 
   /* Incoming messages without a cid: the connection deduplicates; we only
    * guard against the very same object being queued twice. */
-  return g_ptr_array_find (self->pending, message, NULL);
+  return g_hash_table_contains (self->pending_set, message);
 }
 
 static void
@@ -219,6 +267,7 @@ queue_message (TincanMessageList *self,
     return;
 
   g_ptr_array_add (self->pending, g_object_ref (message));
+  g_hash_table_add (self->pending_set, message);
   index_message (self, message);
 
   if (self->flush_id == 0)
@@ -397,6 +446,7 @@ tincan_message_list_finalize (GObject *object)
   g_clear_pointer (&self->by_cid, g_hash_table_unref);
   g_clear_pointer (&self->items, g_ptr_array_unref);
   g_clear_pointer (&self->pending, g_ptr_array_unref);
+  g_clear_pointer (&self->pending_set, g_hash_table_unref);
   g_clear_pointer (&self->room, g_free);
 
   G_OBJECT_CLASS (tincan_message_list_parent_class)->finalize (object);
@@ -540,6 +590,7 @@ tincan_message_list_init (TincanMessageList *self)
   self->max_size = 1000;
   self->items = g_ptr_array_new_with_free_func (g_object_unref);
   self->pending = g_ptr_array_new_with_free_func (g_object_unref);
+  self->pending_set = g_hash_table_new (NULL, NULL);
   self->by_cid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
@@ -651,6 +702,7 @@ tincan_message_list_remove_message (TincanMessageList *self,
   if (g_ptr_array_find (self->pending, message, &position))
     {
       unindex_message (self, message);
+      g_hash_table_remove (self->pending_set, message);
       g_ptr_array_remove_index (self->pending, position);
       return TRUE;
     }

@@ -55,13 +55,23 @@ _tincan_dialect_check_text (const char  *data,
   return TRUE;
 }
 
-/* json-glib parses recursively: bound the nesting before it sees the text. */
+/* json-glib parses recursively: bound the nesting before it sees the text.
+ * json-glib 1.6 also accepts a scalar followed by more ("1{}",
+ * "\"a\"[1]"): it returns the scalar and leaks what it parsed after it. So
+ * the text must hold exactly one value, followed by nothing but
+ * whitespace. Outside strings only JSON's own characters are allowed, so no
+ * comment or quote that json-glib's scanner knows and JSON does not can
+ * hide where a string starts or ends. Syntax inside the value is left to
+ * json-glib. */
 static gboolean
-check_depth (const char  *data,
+check_shape (const char  *data,
              gsize        length,
              GError     **error)
 {
   gboolean in_string = FALSE;
+  gboolean in_scalar = FALSE;
+  gboolean ended = FALSE;
+  gboolean started = FALSE;
   guint depth = 0;
 
   for (gsize i = 0; i < length; i++)
@@ -73,8 +83,33 @@ check_depth (const char  *data,
           if (c == '\\')
             i++;
           else if (c == '"')
-            in_string = FALSE;
+            {
+              in_string = FALSE;
+              if (depth == 0)
+                ended = TRUE;
+            }
           continue;
+        }
+
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        {
+          if (in_scalar)
+            {
+              in_scalar = FALSE;
+              ended = TRUE;
+            }
+          continue;
+        }
+
+      if (in_scalar && (g_ascii_isalnum (c) || c == '-' || c == '+' || c == '.'))
+        continue;
+
+      if (ended || in_scalar)
+        {
+          g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_JSON,
+                       _("frame is not valid JSON: data after the value (at byte %lu)"),
+                       (gulong) i);
+          return FALSE;
         }
 
       if (c == '"')
@@ -89,8 +124,49 @@ check_depth (const char  *data,
               return FALSE;
             }
         }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
+      else if (c == ']' || c == '}')
+        {
+          if (depth == 0)
+            {
+              g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_JSON,
+                           _("frame is not valid JSON: unbalanced ‘%c’ (at byte %lu)"),
+                           c, (gulong) i);
+              return FALSE;
+            }
+          if (--depth == 0)
+            ended = TRUE;
+        }
+      else if (c == ',' || c == ':')
+        {
+          if (depth == 0)
+            {
+              g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_JSON,
+                           _("frame is not valid JSON: unexpected ‘%c’ (at byte %lu)"),
+                           c, (gulong) i);
+              return FALSE;
+            }
+        }
+      else if (g_ascii_isalnum (c) || c == '-' || c == '+' || c == '.')
+        {
+          if (depth == 0)
+            in_scalar = TRUE;
+        }
+      else
+        {
+          g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_JSON,
+                       _("frame is not valid JSON: unexpected character (at byte %lu)"),
+                       (gulong) i);
+          return FALSE;
+        }
+
+      started = TRUE;
+    }
+
+  if (started && !ended && !in_scalar)
+    {
+      g_set_error_literal (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_JSON,
+                           _("frame is not valid JSON: it ends inside a value"));
+      return FALSE;
     }
 
   return TRUE;
@@ -147,7 +223,7 @@ _tincan_dialect_parse (const char  *data,
   JsonNode *root;
 
   if (!_tincan_dialect_check_text (data, length, error) ||
-      !check_depth (data, length, error))
+      !check_shape (data, length, error))
     return NULL;
 
   if (length == 0)
@@ -364,6 +440,143 @@ _tincan_json_to_bytes (JsonNode *node)
   return g_bytes_new_take (text, strlen (text));
 }
 
+/* Whether @text is one JSON number (RFC 8259), nothing more. */
+static gboolean
+is_json_number (const char *text)
+{
+  const char *p = text;
+
+  if (*p == '-')
+    p++;
+  if (*p == '0')
+    p++;
+  else if (g_ascii_isdigit (*p))
+    while (g_ascii_isdigit (*p))
+      p++;
+  else
+    return FALSE;
+
+  if (*p == '.')
+    {
+      p++;
+      if (!g_ascii_isdigit (*p))
+        return FALSE;
+      while (g_ascii_isdigit (*p))
+        p++;
+    }
+
+  if (*p == 'e' || *p == 'E')
+    {
+      p++;
+      if (*p == '+' || *p == '-')
+        p++;
+      if (!g_ascii_isdigit (*p))
+        return FALSE;
+      while (g_ascii_isdigit (*p))
+        p++;
+    }
+
+  return *p == '\0';
+}
+
+/* json-glib 1.6 reads every number but cannot write them all back: it
+ * writes a double of 1e17 or more as "1e+17.0", an overflowing one as
+ * "inf.0" (neither is JSON), and reads an integer past 64 bits as -1. A
+ * template is sent as json-glib writes it, so refuse such numbers when the
+ * option is set rather than send frames the server cannot read. */
+static gboolean
+template_numbers_are_writable (const char  *text,
+                               JsonNode    *node,
+                               GError     **error)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &name, &member))
+          if (!template_numbers_are_writable (NULL, member, error))
+            return FALSE;
+        break;
+      }
+
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          if (!template_numbers_are_writable (NULL, json_array_get_element (array, i), error))
+            return FALSE;
+        break;
+      }
+
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+        {
+          g_autofree char *written = _tincan_json_to_string (node);
+
+          if (!is_json_number (written) ||
+              g_ascii_strtod (written, NULL) != json_node_get_double (node))
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("The template has a number that cannot be sent as JSON "
+                             "(%g): use a smaller number or a string"),
+                           json_node_get_double (node));
+              return FALSE;
+            }
+        }
+      break;
+
+    case JSON_NODE_NULL:
+    default:
+      break;
+    }
+
+  if (text == NULL)
+    return TRUE;
+
+  /* Integers past 64 bits: only the text still has them. */
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      gsize n;
+
+      if (*p == '"')
+        {
+          for (p++; *p != '\0' && *p != '"'; p++)
+            if (*p == '\\' && p[1] != '\0')
+              p++;
+          if (*p == '\0')
+            break;
+          continue;
+        }
+
+      if (*p != '-' && !g_ascii_isdigit (*p))
+        continue;
+
+      n = strspn (p, "-+.eE0123456789");
+      if (strcspn (p, ".eE") >= n)
+        {
+          g_autofree char *literal = g_strndup (p, n);
+
+          if (!g_ascii_string_to_signed (literal, 10, G_MININT64, G_MAXINT64, NULL, NULL))
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("The template has an integer outside the 64-bit range "
+                             "(%s): use a smaller number or a string"),
+                           literal);
+              return FALSE;
+            }
+        }
+      p += n - 1;
+    }
+
+  return TRUE;
+}
+
 JsonNode *
 _tincan_template_parse (const char  *text,
                         GError     **error)
@@ -379,6 +592,12 @@ _tincan_template_parse (const char  *text,
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    _("The template is not valid JSON: %s"), local_error->message);
+      return NULL;
+    }
+
+  if (!template_numbers_are_writable (text, node, error))
+    {
+      json_node_unref (node);
       return NULL;
     }
 

@@ -14,7 +14,7 @@ tincan_secrets_get_schema (void)
     "io.github.tincan.Tincan.Token", SECRET_SCHEMA_NONE,
     {
       { "profile-id", SECRET_SCHEMA_ATTRIBUTE_STRING },
-      { "NULL", 0 },
+      { NULL, 0 },
     },
     0, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   };

@@ -5,6 +5,8 @@
 
 #include <math.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <libsoup/soup.h>
 #include <sqlite3.h>
@@ -12,6 +14,7 @@
 #include "tincan-frame.h"
 #include "tincan-util.h"
 #include "tincan-server.h"
+#include "tincan-server-private.h"
 
 #define DEFAULT_MAX_FRAME    (1024 * 1024)
 #define DEFAULT_HISTORY      10000
@@ -23,7 +26,7 @@
 #define DEFAULT_MAX_CLIENTS  1000
 #define DEFAULT_MAX_ROOMS    100
 #define DEFAULT_HANDSHAKE_S  10
-#define CLOSE_TRY_AGAIN      1013
+#define RETRY_AFTER_S        "5"
 
 /* One accepted message as held in a room's history. Shared (refcounted)
  * between the history and a pending delivery, because a tiny history may
@@ -64,7 +67,8 @@ typedef struct
 struct _Client
 {
   TincanServer            *server;
-  SoupWebsocketConnection *conn;
+  SoupWebsocketConnection *conn;    /* NULL for a test client */
+  GPtrArray               *replies; /* a test client's sent text, owned */
   char                    *peer;
   char                    *user;
   char                    *session;
@@ -600,15 +604,37 @@ static gboolean
 client_is_open (Client *client)
 {
   return !client->closing &&
-         soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN;
+         (client->conn == NULL ||
+          soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN);
 }
 
 static void
 client_send_text (Client     *client,
                   const char *text)
 {
-  if (text != NULL && client_is_open (client))
+  if (text == NULL || !client_is_open (client))
+    return;
+
+  if (client->conn != NULL)
     soup_websocket_connection_send_text (client->conn, text);
+  else
+    g_ptr_array_add (client->replies, g_strdup (text));
+}
+
+/* A test client records the close as "#close CODE REASON" (never JSON). */
+static void
+client_close (Client     *client,
+              gushort     code,
+              const char *reason)
+{
+  if (!client_is_open (client))
+    return;
+
+  client->closing = TRUE;
+  if (client->conn != NULL)
+    soup_websocket_connection_close (client->conn, code, reason);
+  else
+    g_ptr_array_add (client->replies, g_strdup_printf ("#close %u %s", code, reason));
 }
 
 static void
@@ -838,8 +864,7 @@ client_handle_hello (Client      *client,
     {
       g_message ("Client %s rejected: unauthorized", client->peer);
       client_send_error (client, "unauthorized", "invalid or missing token", NULL, NULL);
-      client->closing = TRUE;
-      soup_websocket_connection_close (client->conn, 4001, "unauthorized");
+      client_close (client, 4001, "unauthorized");
       return;
     }
 
@@ -1083,6 +1108,7 @@ client_free (Client *client)
   g_clear_signal_handler (&client->closed_id, client->conn);
   g_clear_signal_handler (&client->error_id, client->conn);
   g_clear_object (&client->conn);
+  g_clear_pointer (&client->replies, g_ptr_array_unref);
   g_clear_pointer (&client->rooms, g_hash_table_unref);
   g_free (client->peer);
   g_free (client->user);
@@ -1153,12 +1179,25 @@ on_client_error (SoupWebsocketConnection *conn,
     g_debug ("Client %s: %s", client->peer, error->message);
 }
 
+/* Over max-clients the upgrade is refused before it happens: HTTP 503
+ * with Retry-After, which clients treat as "try again later". */
 static void
-refused_closed (SoupWebsocketConnection *conn,
-                gpointer                 user_data)
+on_early_request (SoupServer        *server,
+                  SoupServerMessage *msg,
+                  const char        *path,
+                  GHashTable        *query,
+                  gpointer           user_data)
 {
-  g_signal_handlers_disconnect_by_func (conn, refused_closed, user_data);
-  g_object_unref (conn);
+  TincanServer *self = user_data;
+
+  if (self->max_clients == 0 || g_hash_table_size (self->clients) < self->max_clients)
+    return;
+
+  g_message ("Refusing a client: %u clients already (--max-clients)",
+             g_hash_table_size (self->clients));
+  soup_server_message_set_status (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Retry-After", RETRY_AFTER_S);
 }
 
 /* Handshake deadline: a TCP connection that has not completed its HTTP
@@ -1236,19 +1275,16 @@ on_websocket (SoupServer              *server,
 {
   TincanServer *self = user_data;
   GSocketAddress *address = soup_server_message_get_remote_address (msg);
+  GSocket *socket = soup_server_message_get_socket (msg);
   Client *client;
 
   g_hash_table_remove (self->handshakes, msg);
 
-  if (self->max_clients > 0 && g_hash_table_size (self->clients) >= self->max_clients)
-    {
-      g_message ("Refusing a client: %u clients already (--max-clients)",
-                 g_hash_table_size (self->clients));
-      /* The connection must outlive this handler to send its close frame. */
-      g_signal_connect (g_object_ref (conn), "closed", G_CALLBACK (refused_closed), NULL);
-      soup_websocket_connection_close (conn, CLOSE_TRY_AGAIN, "too many clients, try again later");
-      return;
-    }
+  /* libsoup writes each frame with its own write(): with Nagle's
+   * algorithm, a frame written while the previous one is unacknowledged
+   * waits for the peer's (delayed) ACK, so a broadcast trickles out. */
+  if (socket != NULL)
+    g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 
   client = g_new0 (Client, 1);
   client->server = self;
@@ -1754,6 +1790,7 @@ tincan_server_listen (TincanServer  *self,
   g_signal_connect_object (soup, "request-started", G_CALLBACK (on_request_started), self, 0);
   g_signal_connect_object (soup, "request-finished", G_CALLBACK (on_request_done), self, 0);
   g_signal_connect_object (soup, "request-aborted", G_CALLBACK (on_request_done), self, 0);
+  soup_server_add_early_handler (soup, "/ws", on_early_request, self, NULL);
   soup_server_add_websocket_handler (soup, "/ws", NULL, (char **) protocols,
                                      on_websocket, self, NULL);
 
@@ -1825,13 +1862,7 @@ tincan_server_stop (TincanServer *self)
     {
       Client *client = key;
 
-      if (!client->closing &&
-          soup_websocket_connection_get_state (client->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-        {
-          client->closing = TRUE;
-          soup_websocket_connection_close (client->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
-                                           "server shutting down");
-        }
+      client_close (client, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
     }
 }
 
@@ -1857,4 +1888,75 @@ tincan_server_get_n_clients (TincanServer *self)
   g_return_val_if_fail (TINCAN_IS_SERVER (self), 0);
 
   return self->clients != NULL ? g_hash_table_size (self->clients) : 0;
+}
+
+/* Tests and fuzzing (tincan-server-private.h): clients without a socket. */
+
+TincanServerTestClient *
+_tincan_server_add_test_client (TincanServer *self,
+                                const char   *peer,
+                                GPtrArray    *replies)
+{
+  Client *client;
+
+  g_return_val_if_fail (TINCAN_IS_SERVER (self), NULL);
+  g_return_val_if_fail (replies != NULL, NULL);
+
+  client = g_new0 (Client, 1);
+  client->server = self;
+  client->replies = g_ptr_array_ref (replies);
+  client->rooms = g_hash_table_new (g_str_hash, g_str_equal);
+  client->peer = g_strdup (peer != NULL ? peer : "(test)");
+  g_hash_table_add (self->clients, client);
+  g_signal_emit (self, signals[CLIENT_COUNT_CHANGED], 0, g_hash_table_size (self->clients));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_CLIENTS]);
+
+  return client;
+}
+
+static void
+test_client_handle (Client                *client,
+                    SoupWebsocketDataType  type,
+                    const void            *data,
+                    gsize                  length)
+{
+  g_autoptr(GBytes) message = g_bytes_new (data, length);
+
+  g_return_if_fail (client != NULL && client->conn == NULL);
+
+  on_client_message (NULL, type, message, client);
+}
+
+void
+_tincan_server_client_handle_text (TincanServerTestClient *client,
+                                   const char             *data,
+                                   gsize                   length)
+{
+  test_client_handle (client, SOUP_WEBSOCKET_DATA_TEXT, data, length);
+}
+
+void
+_tincan_server_client_handle_binary (TincanServerTestClient *client,
+                                     const guint8           *data,
+                                     gsize                   length)
+{
+  test_client_handle (client, SOUP_WEBSOCKET_DATA_BINARY, data, length);
+}
+
+void
+_tincan_server_remove_test_client (TincanServer           *self,
+                                   TincanServerTestClient *client)
+{
+  g_return_if_fail (TINCAN_IS_SERVER (self));
+  g_return_if_fail (client != NULL && client->conn == NULL);
+
+  server_remove_client (self, client);
+}
+
+void
+_tincan_server_flush (TincanServer *self)
+{
+  g_return_if_fail (TINCAN_IS_SERVER (self));
+
+  server_flush (self);
 }

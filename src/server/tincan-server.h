@@ -19,7 +19,8 @@ G_DECLARE_FINAL_TYPE (TincanServer, tincan_server, TINCAN, SERVER, GObject)
  *   token (string, NULL = none required), history (uint, per room, default 10000),
  *   db-path (string, NULL = memory only), tls-certificate (GTlsCertificate,
  *   NULL = plain ws://; else wss:// only), max-clients (uint, default 1000,
- *   0 = unlimited; over it a new client is closed with 1013), max-rooms
+ *   0 = unlimited; over it the upgrade is refused with HTTP 503 and
+ *   Retry-After), max-rooms
  *   (uint, rooms per connection, lobby included, default 100, 0 = unlimited;
  *   over it: error "too_many_rooms"), handshake-timeout (uint s, default 10,
  *   0 = none: a connection that has not completed its HTTP request — the

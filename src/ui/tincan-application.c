@@ -101,6 +101,32 @@ find_session (TincanApplication *self,
   return NULL;
 }
 
+/* The history-retention preference, applied when a history is opened
+ * and when the preference changes. */
+static void
+prune_history (TincanApplication *self,
+               TincanStore       *store)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (tincan_preferences_prune_history (store, g_settings_get_uint (self->settings, "history-retention"),
+                                        &error) < 0)
+    g_warning ("Cannot trim the history: %s", error->message);
+}
+
+static void
+on_history_retention_changed (TincanApplication *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->sessions));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (TincanSession) session = g_list_model_get_item (G_LIST_MODEL (self->sessions), i);
+
+      prune_history (self, tincan_connection_get_store (tincan_session_get_connection (session)));
+    }
+}
+
 static TincanSession *
 create_session (TincanApplication *self,
                 TincanProfile     *profile,
@@ -111,19 +137,40 @@ create_session (TincanApplication *self,
   g_autofree char *path = NULL;
   g_autoptr (TincanStore) store = NULL;
   g_autoptr (TincanConnection) connection = NULL;
+  TincanSession *existing;
+  TincanSession *session;
 
-  file = g_strdup_printf ("%s.sqlite", tincan_profile_get_id (profile));
-  path = g_build_filename (get_data_dir (self), file, NULL);
-  store = tincan_store_new (path, error);
-  if (store == NULL)
-    return NULL;
+  /* An edited profile (same id) keeps its store: the store is locked
+   * exclusively while open, and whoever still holds the old session
+   * (an open dialog) keeps it open. */
+  existing = find_session (self, tincan_profile_get_id (profile));
+  if (existing != NULL)
+    {
+      store = g_object_ref (tincan_connection_get_store (tincan_session_get_connection (existing)));
+    }
+  else
+    {
+      file = g_strdup_printf ("%s.sqlite", tincan_profile_get_id (profile));
+      path = g_build_filename (get_data_dir (self), file, NULL);
+      store = tincan_store_new (path, error);
+      if (store == NULL)
+        return NULL;
+      if (self->settings != NULL)
+        prune_history (self, store);
+    }
 
   connection = tincan_connection_new (profile, store);
   if (tincan_profile_get_auth_method (profile) != TINCAN_AUTH_NONE)
     tincan_connection_set_token_provider (connection, tincan_secrets_token_provider,
                                           g_strdup (tincan_profile_get_id (profile)), g_free);
 
-  return tincan_session_new (connection, persistent);
+  session = tincan_session_new (connection, persistent);
+  /* The inspector's ring follows the preference, also when it changes. */
+  if (self->settings != NULL)
+    g_settings_bind (self->settings, "inspector-ring-size",
+                     tincan_session_get_frame_log (session), "capacity", G_SETTINGS_BIND_GET);
+
+  return session;
 }
 
 TincanSession *
@@ -261,6 +308,7 @@ start_builtin (TincanApplication *self,
 {
   g_autoptr (TincanProfile) profile = NULL;
   g_autofree char *db_path = NULL;
+  g_autofree char *default_user = NULL;
   TincanSession *session;
 
   session = find_session (self, BUILTIN_PROFILE_ID);
@@ -286,11 +334,10 @@ start_builtin (TincanApplication *self,
     }
 
   if (user == NULL || *user == '\0')
-    user = g_get_user_name ();
-  if (user == NULL || *user == '\0' || g_strcmp0 (user, "root") == 0)
-    user = "me";
+    user = default_user = tincan_preferences_dup_user_name (self->settings);
 
   profile = g_object_new (TINCAN_TYPE_PROFILE, "id", BUILTIN_PROFILE_ID, NULL);
+  tincan_preferences_apply_defaults (self->settings, profile);
   tincan_profile_set_name (profile, _("Built-in Server"));
   tincan_profile_set_url (profile, tincan_server_get_uri (self->server));
   tincan_profile_set_user (profile, user);
@@ -489,6 +536,7 @@ tincan_application_command_line (GApplication            *application,
       g_object_set (profile, "protocol-options", protocol_options, NULL);
       if (user != NULL)
         tincan_profile_set_user (profile, user);
+      tincan_preferences_apply_defaults (self->settings, profile);
 
       session = tincan_application_add_profile (self, profile, FALSE);
       if (session != NULL)
@@ -644,7 +692,11 @@ tincan_application_startup (GApplication *application)
   if (source != NULL)
     schema = g_settings_schema_source_lookup (source, "io.github.tincan.Tincan", TRUE);
   if (schema != NULL)
-    self->settings = g_settings_new ("io.github.tincan.Tincan");
+    {
+      self->settings = g_settings_new ("io.github.tincan.Tincan");
+      g_signal_connect_object (self->settings, "changed::history-retention",
+                               G_CALLBACK (on_history_retention_changed), self, G_CONNECT_SWAPPED);
+    }
   else
     g_debug ("The io.github.tincan.Tincan schema is not installed; settings are not kept");
 

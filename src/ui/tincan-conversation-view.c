@@ -40,6 +40,7 @@ struct _TincanConversationView
   guint              unseen;
   guint              load_older_id;
   guint              scroll_id;
+  guint              scroll_tick_id;
 
   guint              sticky : 1;
   guint              scrolling : 1;
@@ -141,10 +142,32 @@ scroll_to_end_idle (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+scroll_to_end_tick (GtkWidget     *widget,
+                    GdkFrameClock *clock,
+                    gpointer       user_data)
+{
+  TincanConversationView *self = user_data;
+
+  self->scroll_tick_id = 0;
+  if (self->sticky)
+    scroll_to_end_now (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* At most once per frame, however many batches arrive: a tick callback
+ * of the frame clock while the view is shown, an idle otherwise. */
 static void
 queue_scroll_to_end (TincanConversationView *self)
 {
-  if (self->scroll_id == 0)
+  if (self->scroll_tick_id != 0 || self->scroll_id != 0)
+    return;
+
+  if (gtk_widget_get_mapped (GTK_WIDGET (self->list_view)))
+    self->scroll_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self->list_view),
+                                                         scroll_to_end_tick, self, NULL);
+  else
     self->scroll_id = g_idle_add_full (GDK_PRIORITY_REDRAW + 1, scroll_to_end_idle, self, NULL);
 }
 
@@ -222,6 +245,36 @@ on_items_changed (TincanConversationView *self,
     }
 }
 
+static gint64
+message_time (TincanMessage *message)
+{
+  gint64 ts = tincan_message_get_timestamp (message);
+
+  return ts > 0 ? ts : tincan_message_get_local_timestamp (message);
+}
+
+/* The local calendar day of @ms as one comparable number. */
+static int
+local_day (gint64 ms)
+{
+  g_autoptr (GDateTime) when = tincan_date_time_new_local (ms);
+  int y, m, d;
+
+  if (when == NULL)
+    return 0;
+  g_date_time_get_ymd (when, &y, &m, &d);
+  return (y * 100 + m) * 100 + d;
+}
+
+/* What a row's day separator and grouping were computed from: they are
+ * recomputed only when the message or its predecessor changes, not each
+ * time positions shift (as when the oldest messages are trimmed). */
+typedef struct
+{
+  gpointer message;   /* compared, never dereferenced */
+  gpointer previous;
+} RowContext;
+
 static void
 update_row_context (GtkListItem            *item,
                     TincanConversationView *self)
@@ -232,30 +285,34 @@ update_row_context (GtkListItem            *item,
   g_autoptr (TincanMessage) previous = NULL;
   g_autofree char *day = NULL;
   gboolean continuation = FALSE;
+  RowContext *context;
   gint64 ts;
 
   if (row == NULL || message == NULL || position == GTK_INVALID_LIST_POSITION)
     return;
 
-  ts = tincan_message_get_timestamp (message);
-  if (ts <= 0)
-    ts = tincan_message_get_local_timestamp (message);
-
   if (position > 0)
     previous = g_list_model_get_item (G_LIST_MODEL (self->model), position - 1);
 
+  context = g_object_get_data (G_OBJECT (item), "tincan-row-context");
+  if (context == NULL)
+    {
+      context = g_new0 (RowContext, 1);
+      g_object_set_data_full (G_OBJECT (item), "tincan-row-context", context, g_free);
+    }
+  else if (context->message == (gpointer) message && context->previous == (gpointer) previous)
+    return;
+  context->message = message;
+  context->previous = previous;
+
+  ts = message_time (message);
+
   if (previous != NULL)
     {
-      gint64 pts = tincan_message_get_timestamp (previous);
-      g_autofree char *pday = NULL;
+      gint64 pts = message_time (previous);
 
-      if (pts <= 0)
-        pts = tincan_message_get_local_timestamp (previous);
-
-      pday = tincan_format_day (pts);
-      day = tincan_format_day (ts);
-      if (g_strcmp0 (pday, day) == 0)
-        g_clear_pointer (&day, g_free);
+      if (local_day (pts) != local_day (ts))
+        day = tincan_format_day (ts);
 
       continuation = day == NULL &&
                      g_strcmp0 (tincan_message_get_sender (previous),
@@ -303,6 +360,10 @@ unbind_row (GtkSignalListItemFactory *factory,
             GtkListItem              *item,
             TincanConversationView   *self)
 {
+  RowContext *context = g_object_get_data (G_OBJECT (item), "tincan-row-context");
+
+  if (context != NULL)
+    context->message = context->previous = NULL;
   tincan_message_row_set_message (TINCAN_MESSAGE_ROW (gtk_list_item_get_child (item)), NULL);
 }
 
@@ -522,6 +583,11 @@ tincan_conversation_view_dispose (GObject *object)
 
   g_clear_handle_id (&self->load_older_id, g_source_remove);
   g_clear_handle_id (&self->scroll_id, g_source_remove);
+  if (self->scroll_tick_id != 0)
+    {
+      gtk_widget_remove_tick_callback (GTK_WIDGET (self->list_view), self->scroll_tick_id);
+      self->scroll_tick_id = 0;
+    }
   gtk_widget_dispose_template (GTK_WIDGET (self), TINCAN_TYPE_CONVERSATION_VIEW);
   g_clear_object (&self->vadjustment);
   g_clear_object (&self->selection);

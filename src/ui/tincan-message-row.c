@@ -5,6 +5,7 @@
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "tincan-connection.h"
 #include "tincan-message-row.h"
@@ -73,15 +74,46 @@ message_time_ms (TincanMessage *message)
   return ts > 0 ? ts : tincan_message_get_local_timestamp (message);
 }
 
+#define TIME_ZONE_CHECK_US (10 * G_USEC_PER_SEC)
+
+static GTimeZone *
+get_local_time_zone (void)
+{
+  static GTimeZone *zone;
+  static gint64 looked_up;
+  gint64 now = g_get_monotonic_time ();
+
+  /* UI thread only. */
+  if (zone == NULL || now - looked_up > TIME_ZONE_CHECK_US)
+    {
+      g_clear_pointer (&zone, g_time_zone_unref);
+      zone = g_time_zone_new_local ();
+      looked_up = now;
+    }
+
+  return zone;
+}
+
+GDateTime *
+tincan_date_time_new_local (gint64 ms)
+{
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (ms / 1000);
+
+  if (utc == NULL)
+    return NULL;
+
+  return g_date_time_to_timezone (utc, get_local_time_zone ());
+}
+
 char *
 tincan_format_day (gint64 ms)
 {
   g_autoptr (GDateTime) when = NULL;
-  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr (GDateTime) now = g_date_time_new_now (get_local_time_zone ());
   int y1, m1, d1, y2, m2, d2;
   g_autoptr (GDateTime) yesterday = NULL;
 
-  when = g_date_time_new_from_unix_local (ms / 1000);
+  when = tincan_date_time_new_local (ms);
   if (when == NULL)
     return g_strdup ("");
 
@@ -104,10 +136,9 @@ update_time (TincanMessageRow *self)
 {
   g_autoptr (GDateTime) when = NULL;
   g_autofree char *text = NULL;
-  g_autofree char *full = NULL;
   gint64 ms = message_time_ms (self->message);
 
-  when = g_date_time_new_from_unix_local (ms / 1000);
+  when = tincan_date_time_new_local (ms);
   if (when == NULL)
     {
       gtk_label_set_text (self->time_label, "");
@@ -116,9 +147,33 @@ update_time (TincanMessageRow *self)
 
   /* Translators: message time, strftime format */
   text = g_date_time_format (when, _("%H:%M"));
-  full = g_date_time_format (when, "%c");
   gtk_label_set_text (self->time_label, text);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full);
+  /* The full date is formatted when the tooltip is asked for
+   * (on_time_query_tooltip): setting a tooltip on every bind would cost
+   * a pointer query each time a row is reused. */
+}
+
+static gboolean
+on_time_query_tooltip (GtkWidget        *widget,
+                       int               x,
+                       int               y,
+                       gboolean          keyboard_mode,
+                       GtkTooltip       *tooltip,
+                       TincanMessageRow *self)
+{
+  g_autoptr (GDateTime) when = NULL;
+  g_autofree char *full = NULL;
+
+  if (self->message == NULL)
+    return FALSE;
+
+  when = tincan_date_time_new_local (message_time_ms (self->message));
+  if (when == NULL)
+    return FALSE;
+
+  full = g_date_time_format (when, "%c");
+  gtk_tooltip_set_text (tooltip, full);
+  return TRUE;
 }
 
 static void
@@ -132,7 +187,8 @@ update_links (TincanMessageRow *self)
   while ((child = gtk_widget_get_first_child (self->links_box)) != NULL)
     gtk_box_remove (GTK_BOX (self->links_box), child);
 
-  if (text != NULL)
+  /* Most messages have no link: skip the regex for them. */
+  if (text != NULL && strstr (text, "://") != NULL)
     g_regex_match (get_link_regex (), text, 0, &match);
 
   while (match != NULL && g_match_info_matches (match) && n < MAX_LINKS)
@@ -164,6 +220,8 @@ update_links (TincanMessageRow *self)
   gtk_widget_set_visible (self->links_box, n > 0);
 }
 
+static void update_actions (TincanMessageRow *self);
+
 static void
 update_state (TincanMessageRow *self)
 {
@@ -181,6 +239,7 @@ update_state (TincanMessageRow *self)
       gtk_widget_set_visible (GTK_WIDGET (self->state_image), FALSE);
       gtk_widget_set_visible (GTK_WIDGET (self->note_label), FALSE);
       gtk_widget_set_visible (self->failed_box, FALSE);
+      update_actions (self);
       return;
     }
 
@@ -232,7 +291,10 @@ update_state (TincanMessageRow *self)
     }
 
   gtk_image_set_from_icon_name (self->state_image, icon);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), accessible);
+  /* Setting a tooltip makes GTK query the pointer (a round trip to the
+   * display server): only when it changes. */
+  if (g_strcmp0 (gtk_widget_get_tooltip_text (GTK_WIDGET (self->state_image)), accessible) != 0)
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), accessible);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_image),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, accessible,
                                   -1);
@@ -244,7 +306,15 @@ update_state (TincanMessageRow *self)
     gtk_widget_add_css_class (GTK_WIDGET (self->note_label), "error");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->note_label), "error");
+  /* The buttons get their tooltips the first time they are needed, not
+   * in the template: most rows never show them. */
+  if (failed && gtk_widget_get_tooltip_text (self->retry_button) == NULL)
+    {
+      gtk_widget_set_tooltip_text (self->retry_button, _("Send this message again"));
+      gtk_widget_set_tooltip_text (self->delete_button, _("Delete this unsent message"));
+    }
   gtk_widget_set_visible (self->failed_box, failed);
+  update_actions (self);
 }
 
 static void
@@ -275,7 +345,9 @@ update_sender (TincanMessageRow *self)
 
   /* Plain text: a sender name is user input too. */
   gtk_label_set_text (self->sender_label, sender);
-  adw_avatar_set_text (self->avatar, sender);
+  /* Recomputing initials and colour is not free: only on a new sender. */
+  if (g_strcmp0 (adw_avatar_get_text (self->avatar), sender) != 0)
+    adw_avatar_set_text (self->avatar, sender);
 }
 
 static void
@@ -303,33 +375,122 @@ update_layout (TincanMessageRow *self)
     gtk_widget_remove_css_class (GTK_WIDGET (self), "continuation");
 }
 
+/* The retry and delete buttons are bound to their actions only while
+ * they are shown (a failed message): binding an action registers the
+ * button with every action muxer up the tree, which is not free and
+ * would be paid by every row as it is reused during a flood. */
 static void
-update_all (TincanMessageRow *self)
+update_actions (TincanMessageRow *self)
 {
-  g_autoptr (GVariant) target = NULL;
+  gboolean failed = self->message != NULL &&
+                    tincan_message_is_outgoing (self->message) &&
+                    tincan_message_get_state (self->message) == TINCAN_MESSAGE_STATE_FAILED;
 
-  update_sender (self);
-  update_text (self);
-  update_state (self);
-
-  if (self->message != NULL)
+  if (failed)
     {
-      update_time (self);
-      target = g_variant_ref_sink (g_variant_new_string (tincan_message_get_cid (self->message)
-                                                         ? tincan_message_get_cid (self->message)
-                                                         : ""));
+      const char *cid = tincan_message_get_cid (self->message);
+      g_autoptr (GVariant) target = g_variant_ref_sink (g_variant_new_string (cid != NULL ? cid : ""));
+
       gtk_actionable_set_action_target_value (GTK_ACTIONABLE (self->retry_button), target);
       gtk_actionable_set_action_target_value (GTK_ACTIONABLE (self->delete_button), target);
       /* Named only once there is a target, so the "s" actions match. */
       gtk_actionable_set_action_name (GTK_ACTIONABLE (self->retry_button), "conversation.retry");
       gtk_actionable_set_action_name (GTK_ACTIONABLE (self->delete_button), "conversation.discard");
     }
+  else if (gtk_actionable_get_action_name (GTK_ACTIONABLE (self->retry_button)) != NULL)
+    {
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (self->retry_button), NULL);
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (self->delete_button), NULL);
+    }
+}
+
+#define ACCESSIBLE_TEXT_MAX 500
+
+/* What a screen reader says for the row: sender, time, delivery state
+ * (our own messages) and text, e.g. "alice, 10:42, Delivered: hello". */
+static void
+update_accessible_label (TincanMessageRow *self)
+{
+  g_autofree char *label = NULL;
+  g_autofree char *head = NULL;
+  g_autofree char *cut = NULL;
+  const char *text;
+  const char *state = NULL;
+
+  if (self->message == NULL)
+    return;
+
+  text = tincan_message_get_text (self->message);
+  if (text == NULL)
+    text = "";
+  else if (g_utf8_strlen (text, ACCESSIBLE_TEXT_MAX * 4 + 1) > ACCESSIBLE_TEXT_MAX)
+    {
+      head = g_utf8_substring (text, 0, ACCESSIBLE_TEXT_MAX);
+      text = cut = g_strconcat (head, "…", NULL);
+    }
+
+  if (tincan_message_is_outgoing (self->message))
+    {
+      switch (tincan_message_get_state (self->message))
+        {
+        case TINCAN_MESSAGE_STATE_QUEUED:
+          state = _("Queued");
+          break;
+
+        case TINCAN_MESSAGE_STATE_SENDING:
+          state = _("Sending");
+          break;
+
+        case TINCAN_MESSAGE_STATE_SENT:
+          state = _("Sent");
+          break;
+
+        case TINCAN_MESSAGE_STATE_DELIVERED:
+          state = _("Delivered");
+          break;
+
+        case TINCAN_MESSAGE_STATE_FAILED:
+          state = gtk_label_get_text (self->note_label);
+          if (state == NULL || *state == '\0')
+            state = _("Not sent");
+          break;
+
+        default:
+          g_assert_not_reached ();
+        }
+    }
+
+  if (state != NULL)
+    /* Translators: a message for screen readers: sender, time, delivery
+     * state, text; e.g. "alice, 10:42, Delivered: hello" */
+    label = g_strdup_printf (_("%s, %s, %s: %s"), gtk_label_get_text (self->sender_label),
+                             gtk_label_get_text (self->time_label), state, text);
+  else
+    /* Translators: a received message for screen readers: sender, time,
+     * text; e.g. "bob, 10:42: hi" */
+    label = g_strdup_printf (_("%s, %s: %s"), gtk_label_get_text (self->sender_label),
+                             gtk_label_get_text (self->time_label), text);
+
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
+}
+
+static void
+update_all (TincanMessageRow *self)
+{
+  update_sender (self);
+  update_text (self);
+  update_state (self);
+
+  if (self->message != NULL)
+    update_time (self);
+  update_accessible_label (self);
 }
 
 static void
 on_state_notify (TincanMessageRow *self)
 {
   update_state (self);
+  update_accessible_label (self);
 }
 
 static void
@@ -337,12 +498,14 @@ on_time_notify (TincanMessageRow *self)
 {
   if (self->message != NULL)
     update_time (self);
+  update_accessible_label (self);
 }
 
 static void
 on_text_notify (TincanMessageRow *self)
 {
   update_text (self);
+  update_accessible_label (self);
 }
 
 static void
@@ -484,6 +647,10 @@ tincan_message_row_init (TincanMessageRow *self)
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->avatar),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, _("Avatar"),
                                   -1);
+
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self->time_label), TRUE);
+  g_signal_connect_object (self->time_label, "query-tooltip",
+                           G_CALLBACK (on_time_query_tooltip), self, 0);
 }
 
 GtkWidget *
@@ -511,7 +678,9 @@ tincan_message_row_set_message (TincanMessageRow *self,
     return;
 
   g_signal_group_set_target (self->message_signals, message);
-  update_all (self);
+  /* An unbound row is not shown: it is filled again on the next bind. */
+  if (message != NULL)
+    update_all (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
 }
 

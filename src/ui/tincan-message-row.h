@@ -35,5 +35,10 @@ GtkWidget     *tincan_message_row_get_retry_button (TincanMessageRow *self);
 
 /* "Today", "Yesterday", or the date, for a time in ms since the epoch. */
 char          *tincan_format_day                   (gint64            ms);
+/* A local time for @ms since the epoch (NULL if out of range), without
+ * asking the system for its time zone each time (g_date_time_new_from_unix_local
+ * reads /etc/localtime on every call): the zone is looked up again at most
+ * every few seconds. */
+GDateTime     *tincan_date_time_new_local          (gint64            ms);
 
 G_END_DECLS

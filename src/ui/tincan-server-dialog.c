@@ -5,6 +5,8 @@
 
 #include <glib/gi18n.h>
 
+#include "tincan-connection.h"
+#include "tincan-preferences-window.h"
 #include "tincan-protocols.h"
 #include "tincan-secrets.h"
 #include "tincan-server-dialog.h"
@@ -46,6 +48,7 @@ struct _TincanServerDialog
   GtkTextView       *headers_view;
   AdwExpanderRow    *certificate_row;
   AdwEntryRow       *fingerprint_row;
+  AdwActionRow      *trust_row;
 };
 
 G_DEFINE_FINAL_TYPE (TincanServerDialog, tincan_server_dialog, ADW_TYPE_WINDOW)
@@ -501,6 +504,210 @@ load_profile (TincanServerDialog *self,
                         _("A token is stored in your keyring. Type a new one to replace it."));
 }
 
+/* Trusting a certificate */
+
+gboolean
+tincan_server_dialog_can_trust_certificate (TincanSession *session)
+{
+  TincanConnection *connection;
+  const GError *error;
+
+  g_return_val_if_fail (TINCAN_IS_SESSION (session), FALSE);
+
+  connection = tincan_session_get_connection (session);
+  error = tincan_connection_get_last_error (connection);
+
+  return tincan_connection_get_state (connection) == TINCAN_CONNECTION_STATE_FAILED &&
+         g_error_matches (error, TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_CERTIFICATE) &&
+         tincan_connection_get_peer_certificate (connection) != NULL &&
+         tincan_connection_get_peer_certificate_fingerprint (connection) != NULL;
+}
+
+typedef struct
+{
+  TincanApplication *application;
+  TincanSession     *session;
+  char              *fingerprint;
+  GtkWindow         *close_too;   /* the server dialog it came from, weak */
+} TrustData;
+
+static void
+trust_data_free (TrustData *data)
+{
+  g_clear_object (&data->application);
+  g_clear_object (&data->session);
+  g_free (data->fingerprint);
+  g_clear_weak_pointer (&data->close_too);
+  g_free (data);
+}
+
+static void
+on_trust_response (AdwMessageDialog *dialog,
+                   const char       *response,
+                   TrustData        *data)
+{
+  g_autoptr (TincanProfile) profile = NULL;
+
+  if (g_strcmp0 (response, "trust") != 0)
+    return;
+
+  /* Pinned for this profile only; the new session connects at once. */
+  profile = tincan_profile_copy (tincan_session_get_profile (data->session));
+  g_object_set (profile, "accept-certificate", data->fingerprint, NULL);
+  tincan_application_update_profile (data->application, data->session, profile);
+
+  if (data->close_too != NULL)
+    gtk_window_destroy (data->close_too);
+}
+
+static char *
+format_date (GDateTime *date)
+{
+  return date != NULL ? g_date_time_format (date, "%Y-%m-%d %H:%M UTC") : g_strdup (_("Unknown"));
+}
+
+static void
+add_detail (GtkGrid    *grid,
+            int         row,
+            const char *title,
+            const char *value,
+            gboolean    monospace)
+{
+  GtkWidget *name = gtk_label_new (title);
+  GtkWidget *text = gtk_label_new (value != NULL && *value != '\0' ? value : _("Unknown"));
+
+  gtk_widget_add_css_class (name, "dim-label");
+  gtk_label_set_xalign (GTK_LABEL (name), 1.0);
+  gtk_widget_set_valign (name, GTK_ALIGN_START);
+  gtk_label_set_xalign (GTK_LABEL (text), 0.0);
+  gtk_label_set_wrap (GTK_LABEL (text), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (text), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_selectable (GTK_LABEL (text), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (text), 48);
+  if (monospace)
+    gtk_widget_add_css_class (text, "monospace");
+  gtk_accessible_update_relation (GTK_ACCESSIBLE (text), GTK_ACCESSIBLE_RELATION_LABELLED_BY, name, NULL, -1);
+
+  gtk_grid_attach (grid, name, 0, row, 1, 1);
+  gtk_grid_attach (grid, text, 1, row, 1, 1);
+}
+
+GtkWidget *
+tincan_server_dialog_trust_certificate (GtkWindow         *parent,
+                                        TincanApplication *application,
+                                        TincanSession     *session)
+{
+  TincanConnection *connection;
+  GTlsCertificate *certificate;
+  const GError *error;
+  g_autofree char *subject = NULL;
+  g_autofree char *issuer = NULL;
+  g_autofree char *from = NULL;
+  g_autofree char *until = NULL;
+  g_autofree char *body = NULL;
+  g_autoptr (GDateTime) not_before = NULL;
+  g_autoptr (GDateTime) not_after = NULL;
+  g_autofree char *problems = NULL;
+  GtkWidget *dialog;
+  GtkWidget *grid;
+  TrustData *data;
+
+  g_return_val_if_fail (TINCAN_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (TINCAN_IS_SESSION (session), NULL);
+
+  if (!tincan_server_dialog_can_trust_certificate (session))
+    return NULL;
+
+  connection = tincan_session_get_connection (session);
+  certificate = tincan_connection_get_peer_certificate (connection);
+  error = tincan_connection_get_last_error (connection);
+  subject = g_tls_certificate_get_subject_name (certificate);
+  issuer = g_tls_certificate_get_issuer_name (certificate);
+  not_before = g_tls_certificate_get_not_valid_before (certificate);
+  not_after = g_tls_certificate_get_not_valid_after (certificate);
+  from = format_date (not_before);
+  until = format_date (not_after);
+  {
+    g_autoptr (GUri) uri = g_uri_parse (tincan_profile_get_url (tincan_session_get_profile (session)),
+                                        G_URI_FLAGS_NONE, NULL);
+
+    problems = tincan_certificate_describe_errors (certificate,
+                                                   tincan_connection_get_peer_certificate_errors (connection),
+                                                   uri != NULL ? g_uri_get_host (uri) : NULL);
+  }
+
+  /* Translators: %s names the certificate's problems */
+  body = g_strdup_printf (_("%s\n\nAnyone who can intercept this connection could read and change your messages. "
+                            "Trust this certificate only if you checked its fingerprint yourself, for example "
+                            "on the server, and only on a server you control. It will be accepted for this "
+                            "server only, and no other certificate will be."),
+                          problems != NULL ? problems : error->message);
+
+  dialog = adw_message_dialog_new (parent, _("Trust This Certificate?"), body);
+  grid = gtk_grid_new ();
+  gtk_grid_set_row_spacing (GTK_GRID (grid), 6);
+  gtk_grid_set_column_spacing (GTK_GRID (grid), 12);
+  add_detail (GTK_GRID (grid), 0, _("SHA-256 Fingerprint"),
+              tincan_connection_get_peer_certificate_fingerprint (connection), TRUE);
+  add_detail (GTK_GRID (grid), 1, _("Subject"), subject, FALSE);
+  add_detail (GTK_GRID (grid), 2, _("Issuer"), issuer, FALSE);
+  add_detail (GTK_GRID (grid), 3, _("Valid From"), from, FALSE);
+  add_detail (GTK_GRID (grid), 4, _("Valid Until"), until, FALSE);
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), grid);
+
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "trust", _("_Trust and Connect"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "trust",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  /* Trusting must be a deliberate choice, never the Enter key. */
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+
+  data = g_new0 (TrustData, 1);
+  data->application = g_object_ref (application);
+  data->session = g_object_ref (session);
+  data->fingerprint = g_strdup (tincan_connection_get_peer_certificate_fingerprint (connection));
+  if (TINCAN_IS_SERVER_DIALOG (parent))
+    g_set_weak_pointer (&data->close_too, parent);
+  g_signal_connect_data (dialog, "response", G_CALLBACK (on_trust_response), data,
+                         (GClosureNotify) trust_data_free, 0);
+
+  gtk_window_present (GTK_WINDOW (dialog));
+  return dialog;
+}
+
+static void
+on_trust_clicked (TincanServerDialog *self)
+{
+  if (self->session != NULL)
+    tincan_server_dialog_trust_certificate (GTK_WINDOW (self), self->application, self->session);
+}
+
+/* Offered when the connection failed on the server's certificate. */
+static void
+add_trust_row (TincanServerDialog *self)
+{
+  GtkWidget *group = gtk_widget_get_ancestor (GTK_WIDGET (self->certificate_row), ADW_TYPE_PREFERENCES_GROUP);
+  const GError *error = tincan_connection_get_last_error (tincan_session_get_connection (self->session));
+  GtkWidget *button;
+
+  if (group == NULL || !tincan_server_dialog_can_trust_certificate (self->session))
+    return;
+
+  self->trust_row = ADW_ACTION_ROW (adw_action_row_new ());
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->trust_row), _("The Server’s Certificate Was Refused"));
+  adw_action_row_set_subtitle (self->trust_row, error->message);
+  adw_action_row_set_subtitle_lines (self->trust_row, 0);
+  adw_action_row_set_icon_name (self->trust_row, "dialog-warning-symbolic");
+  button = gtk_button_new_with_mnemonic (_("_Trust This Certificate…"));
+  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+  g_signal_connect_object (button, "clicked", G_CALLBACK (on_trust_clicked), self, G_CONNECT_SWAPPED);
+  adw_action_row_add_suffix (self->trust_row, button);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), GTK_WIDGET (self->trust_row));
+}
+
 static void
 tincan_server_dialog_dispose (GObject *object)
 {
@@ -561,6 +768,23 @@ tincan_server_dialog_class_init (TincanServerDialogClass *klass)
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
 
+/* The expander row's own switch has no name of its own in libadwaita
+ * 1.2: a screen reader would say only "switch". */
+static void
+name_enable_switch (GtkWidget  *widget,
+                    const char *name)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (GTK_IS_SWITCH (child))
+        gtk_accessible_update_property (GTK_ACCESSIBLE (child), GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
+      else
+        name_enable_switch (child, name);
+    }
+}
+
 static void
 tincan_server_dialog_init (TincanServerDialog *self)
 {
@@ -568,6 +792,8 @@ tincan_server_dialog_init (TincanServerDialog *self)
   g_autoptr (GtkStringList) presets = NULL;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  name_enable_switch (GTK_WIDGET (self->certificate_row),
+                      adw_preferences_row_get_title (ADW_PREFERENCES_ROW (self->certificate_row)));
 
   self->cancellable = g_cancellable_new ();
 
@@ -604,12 +830,17 @@ tincan_server_dialog_new (GtkWindow         *parent,
       adw_window_title_set_title (self->title_widget, _("Edit Server"));
       gtk_window_set_title (GTK_WINDOW (self), _("Edit Server"));
       load_profile (self, tincan_session_get_profile (session));
+      add_trust_row (self);
     }
   else
     {
+      g_autoptr (TincanProfile) defaults = tincan_profile_new ();
+
       adw_window_title_set_title (self->title_widget, _("Add Server"));
       gtk_window_set_title (GTK_WINDOW (self), _("Add Server"));
-      gtk_editable_set_text (GTK_EDITABLE (self->user_row), g_get_user_name ());
+      /* The preferred user name, heartbeat and reconnect defaults. */
+      tincan_preferences_apply_defaults (tincan_application_get_settings (application), defaults);
+      load_profile (self, defaults);
     }
 
   validate (self);

@@ -19,6 +19,10 @@ struct _TincanSession
   char             *status;
   char             *active_room;
   guint             tick_id;
+  /* room name → PendingRoom: what incoming messages changed this
+   * main-loop turn, applied once per turn (flush_id). */
+  GHashTable       *pending;
+  guint             flush_id;
 
   guint             persistent : 1;
   guint             builtin : 1;
@@ -41,6 +45,21 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (TincanSession, tincan_session, G_TYPE_OBJECT)
+
+typedef struct
+{
+  guint       unread;
+  GHashTable *speakers;   /* set of sender names */
+} PendingRoom;
+
+static void
+pending_room_free (gpointer data)
+{
+  PendingRoom *pending = data;
+
+  g_clear_pointer (&pending->speakers, g_hash_table_unref);
+  g_free (pending);
+}
 
 char *
 tincan_session_dup_failure (TincanSession *self)
@@ -178,6 +197,12 @@ on_state_changed (TincanSession *self)
   if (state != TINCAN_CONNECTION_STATE_CONNECTED)
     {
       guint n = g_list_model_get_n_items (G_LIST_MODEL (self->rooms));
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, self->pending);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        g_clear_pointer (&((PendingRoom *) value)->speakers, g_hash_table_unref);
 
       for (guint i = 0; i < n; i++)
         {
@@ -208,26 +233,76 @@ on_rooms_changed (TincanSession *self)
     tincan_session_ensure_room (self, rooms[i], FALSE);
 }
 
+static gboolean
+flush_pending (gpointer user_data)
+{
+  TincanSession *self = user_data;
+  g_autoptr (GHashTable) pending = g_steal_pointer (&self->pending);
+  gboolean connected =
+    tincan_connection_get_state (self->connection) == TINCAN_CONNECTION_STATE_CONNECTED;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  self->flush_id = 0;
+  self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pending_room_free);
+
+  g_hash_table_iter_init (&iter, pending);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      PendingRoom *changes = value;
+      TincanRoom *room = tincan_session_ensure_room (self, key, FALSE);
+
+      /* One notify::unread per room and batch, not one per message. */
+      if (changes->unread > 0 && g_strcmp0 (key, self->active_room) != 0)
+        tincan_room_set_unread (room, tincan_room_get_unread (room) + changes->unread);
+
+      if (connected && changes->speakers != NULL)
+        {
+          GHashTableIter speakers;
+          gpointer speaker;
+
+          g_hash_table_iter_init (&speakers, changes->speakers);
+          while (g_hash_table_iter_next (&speakers, &speaker, NULL))
+            tincan_room_set_presence (room, speaker, TRUE);
+        }
+    }
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_message_received (TincanSession    *self,
                      TincanMessage    *message,
                      TincanConnection *connection)
 {
   const char *room_name = tincan_message_get_room (message);
-  TincanRoom *room;
+  const char *sender = tincan_message_get_sender (message);
+  PendingRoom *changes;
 
   if (room_name == NULL)
     return;
 
-  room = tincan_session_ensure_room (self, room_name, FALSE);
-  if (g_strcmp0 (room_name, self->active_room) != 0)
-    tincan_room_set_unread (room, tincan_room_get_unread (room) + 1);
-  if (tincan_message_get_sender (message) != NULL)
+  changes = g_hash_table_lookup (self->pending, room_name);
+  if (changes == NULL)
     {
-      /* Someone who speaks is there, even without a presence frame. */
-      if (tincan_connection_get_state (connection) == TINCAN_CONNECTION_STATE_CONNECTED)
-        tincan_room_set_presence (room, tincan_message_get_sender (message), TRUE);
+      changes = g_new0 (PendingRoom, 1);
+      g_hash_table_insert (self->pending, g_strdup (room_name), changes);
     }
+
+  if (g_strcmp0 (room_name, self->active_room) != 0)
+    changes->unread++;
+  /* Someone who speaks is there, even without a presence frame. */
+  if (sender != NULL &&
+      tincan_connection_get_state (connection) == TINCAN_CONNECTION_STATE_CONNECTED)
+    {
+      if (changes->speakers == NULL)
+        changes->speakers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      if (!g_hash_table_contains (changes->speakers, sender))
+        g_hash_table_add (changes->speakers, g_strdup (sender));
+    }
+
+  if (self->flush_id == 0)
+    self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pending, self, NULL);
 }
 
 static void
@@ -330,6 +405,7 @@ tincan_session_dispose (GObject *object)
   TincanSession *self = TINCAN_SESSION (object);
 
   g_clear_handle_id (&self->tick_id, g_source_remove);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
   g_clear_object (&self->rooms);
   g_clear_object (&self->frame_log);
   g_clear_object (&self->timeline);
@@ -346,6 +422,7 @@ tincan_session_finalize (GObject *object)
 
   g_clear_pointer (&self->status, g_free);
   g_clear_pointer (&self->active_room, g_free);
+  g_clear_pointer (&self->pending, g_hash_table_unref);
 
   G_OBJECT_CLASS (tincan_session_parent_class)->finalize (object);
 }
@@ -477,6 +554,7 @@ static void
 tincan_session_init (TincanSession *self)
 {
   self->rooms = g_list_store_new (TINCAN_TYPE_ROOM);
+  self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, pending_room_free);
 }
 
 TincanSession *
@@ -627,6 +705,11 @@ tincan_session_set_active_room (TincanSession *self,
   if (name != NULL)
     {
       TincanRoom *room = tincan_session_lookup_room (self, name);
+      PendingRoom *changes = g_hash_table_lookup (self->pending, name);
+
+      /* What arrived this turn is seen now too. */
+      if (changes != NULL)
+        changes->unread = 0;
 
       if (room != NULL)
         tincan_room_set_unread (room, 0);

@@ -12,6 +12,7 @@
 #include "tincan-frame.h"
 #include "tincan-protocol.h"
 #include "tincan-server.h"
+#include "tincan-server-private.h"
 
 /* The reference server's frame handling.
  *
@@ -21,16 +22,21 @@
  *
  * 1. Each message goes through the decoder the server uses
  *    (tincan_v1_decode on text frames) and must decode or fail cleanly.
- * 2. The messages then go to a real in-process TincanServer over one
- *    loopback WebSocket that is kept open across inputs (a handshake per
- *    input would cost more than the frame handling it tests), followed by
- *    a ping whose pong proves the server has handled them all. Everything
- *    the server sends back must decode with the client's tincan.v1 codec.
- *    State carries over between inputs, as it does on a real connection;
- *    the connection is renewed every CONN_INPUTS inputs and the server
- *    every SERVER_INPUTS, so the state stays bounded. A crash found this
- *    way may need the inputs before it: run with -runs on the crash file
- *    first, then on the corpus, to reproduce. */
+ * 2. The messages then go to a real in-process TincanServer, through a
+ *    test client without a socket (tincan-server-private.h): the same
+ *    frame handling as a WebSocket client's, without a loopback round trip
+ *    per input. Everything the server sends back must decode with the
+ *    client's tincan.v1 codec. State carries over between inputs, as it
+ *    does on a real connection; the client is renewed every CONN_INPUTS
+ *    inputs (or when the server closed it) and the server every
+ *    SERVER_INPUTS, so the state stays bounded. A crash found this way may
+ *    need the inputs before it: run with -runs on the crash file first,
+ *    then on the corpus, to reproduce.
+ *
+ * With TINCAN_FUZZ_SOCKET=1 in the environment the messages go over one
+ * real loopback WebSocket instead (kept open across inputs), each input
+ * followed by a ping whose pong proves the server has handled it all:
+ * slower, but it covers libsoup's side of the frame handling too. */
 
 #define MAX_MESSAGES   16
 #define CONN_INPUTS    2000
@@ -53,6 +59,9 @@ typedef struct
   gboolean                 got_pong;
   guint                    conn_inputs;
   guint                    server_inputs;
+  gboolean                 use_socket;
+  TincanServerTestClient  *client;
+  GPtrArray               *replies;
 } Harness;
 
 static Harness h;
@@ -74,24 +83,14 @@ iterate_until (gboolean   *flag,
     }
 }
 
+/* Every frame the server sends must decode with the client's codec. */
 static void
-on_message (SoupWebsocketConnection *conn,
-            SoupWebsocketDataType    type,
-            GBytes                  *message,
-            gpointer                 user_data)
+check_reply (const char *data,
+             gsize       length)
 {
   g_autoptr (TincanFrame) frame = NULL;
   g_autoptr (GError) error = NULL;
-  const char *data;
-  gsize length = 0;
 
-  if (type != SOUP_WEBSOCKET_DATA_TEXT)
-    {
-      fprintf (stderr, "server-frames: the server sent a binary message\n");
-      abort ();
-    }
-
-  data = g_bytes_get_data (message, &length);
   frame = tincan_v1_decode (data != NULL ? data : "", length, &error);
   if (frame == NULL)
     {
@@ -103,6 +102,25 @@ on_message (SoupWebsocketConnection *conn,
 
   if (frame->type == TINCAN_FRAME_PONG && frame->ping_id == h.barrier)
     h.got_pong = TRUE;
+}
+
+static void
+on_message (SoupWebsocketConnection *conn,
+            SoupWebsocketDataType    type,
+            GBytes                  *message,
+            gpointer                 user_data)
+{
+  const char *data;
+  gsize length = 0;
+
+  if (type != SOUP_WEBSOCKET_DATA_TEXT)
+    {
+      fprintf (stderr, "server-frames: the server sent a binary message\n");
+      abort ();
+    }
+
+  data = g_bytes_get_data (message, &length);
+  check_reply (data, length);
 }
 
 static void
@@ -125,6 +143,13 @@ connect_cb (GObject      *source,
 static void
 harness_disconnect (void)
 {
+  if (h.client != NULL)
+    {
+      _tincan_server_remove_test_client (h.server, h.client);
+      h.client = NULL;
+      g_ptr_array_set_size (h.replies, 0);
+    }
+
   if (h.conn == NULL)
     return;
 
@@ -171,6 +196,14 @@ harness_connect (void)
 {
   g_autoptr (SoupMessage) msg = NULL;
   const char *protocols[] = { TINCAN_V1_SUBPROTOCOL, NULL };
+
+  if (!h.use_socket)
+    {
+      h.client = _tincan_server_add_test_client (h.server, "fuzz", h.replies);
+      h.closed = FALSE;
+      h.conn_inputs = 0;
+      return;
+    }
 
   msg = soup_message_new ("GET", tincan_server_get_uri (h.server));
   h.connect_done = FALSE;
@@ -225,11 +258,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   const uint8_t *p = data;
   const uint8_t *end = data + size;
 
-  if (h.session == NULL)
+  if (h.replies == NULL)
     {
       fuzz_init_logging ();
+      h.replies = g_ptr_array_new_with_free_func (g_free);
+      h.use_socket = g_strcmp0 (g_getenv ("TINCAN_FUZZ_SOCKET"), "1") == 0;
       /* No proxy lookup: it runs in a thread per connection. */
-      h.session = soup_session_new_with_options ("proxy-resolver", NULL, NULL);
+      if (h.use_socket)
+        h.session = soup_session_new_with_options ("proxy-resolver", NULL, NULL);
     }
 
   for (guint n = 0; n < MAX_MESSAGES && p <= end; n++)
@@ -262,12 +298,40 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
     harness_stop_server ();
   if (h.server == NULL)
     harness_start_server ();
-  if (h.conn != NULL && (h.closed || h.conn_inputs >= CONN_INPUTS))
+  if ((h.conn != NULL || h.client != NULL) && (h.closed || h.conn_inputs >= CONN_INPUTS))
     harness_disconnect ();
-  if (h.conn == NULL)
+  if (h.conn == NULL && h.client == NULL)
     harness_connect ();
   h.server_inputs++;
   h.conn_inputs++;
+
+  if (!h.use_socket)
+    {
+      for (guint i = 0; i < messages->len; i++)
+        {
+          gsize length = 0;
+          const char *message = g_bytes_get_data (g_ptr_array_index (messages, i), &length);
+
+          if (g_array_index (binary, gboolean, i))
+            _tincan_server_client_handle_binary (h.client, (const guint8 *) message, length);
+          else
+            _tincan_server_client_handle_text (h.client, message, length);
+        }
+      /* Acks and messages wait for the batch to commit: send them now. */
+      _tincan_server_flush (h.server);
+
+      for (guint i = 0; i < h.replies->len; i++)
+        {
+          const char *reply = g_ptr_array_index (h.replies, i);
+
+          if (g_str_has_prefix (reply, "#close "))
+            h.closed = TRUE;
+          else
+            check_reply (reply, strlen (reply));
+        }
+      g_ptr_array_set_size (h.replies, 0);
+      return 0;
+    }
 
   for (guint i = 0; i < messages->len; i++)
     {

@@ -69,7 +69,8 @@ class Server:
         self.proc = None
         self.instances = 0
         self.kills = 0
-        self.samples = []          # (instance, uptime, rss, fds)
+        self.samples = []          # (instance, started, uptime, rss, fds)
+        self.t0 = time.monotonic()
         self.started_at = 0.0
         self.lock = threading.Lock()
 
@@ -126,12 +127,13 @@ class Server:
             proc = self.proc
             instance = self.instances
             uptime = time.monotonic() - self.started_at
+            started = self.started_at - self.t0
         if proc is None:
             return
         rss = rss_kib(proc.pid)
         fds = fd_count(proc.pid)
         if rss is not None and fds is not None:
-            self.samples.append((instance, uptime, rss, fds))
+            self.samples.append((instance, started, uptime, rss, fds))
 
 
 class Run:
@@ -318,6 +320,10 @@ def main():
     parser.add_argument('--seed', type=int, default=None)
     parser.add_argument('--keep', action='store_true', help='keep the work directory')
     parser.add_argument('--drain', type=float, default=120.0, help='seconds allowed to drain')
+    parser.add_argument('--warmup-messages', type=int, default=20000,
+                        help='messages sent first, faster, to fill the bounded caches '
+                             '(the server keeps 20000 cids, SQLite 2 MB of pages)')
+    parser.add_argument('--warmup-rate', type=float, default=1000.0)
     args = parser.parse_args()
 
     for name, path in (('server', args.server), ('cli', args.cli)):
@@ -328,13 +334,13 @@ def main():
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     duration = args.duration
-    warmup = max(15.0, duration * 0.25)
     window = max(5.0, min(30.0, duration * 0.1))
     # History kept by the server: enough to resume a client that was away.
     history = int(max(3000, args.rate * 30))
 
     workdir = tempfile.mkdtemp(prefix='tincan-soak-')
-    log('seed %d, duration %.0f s, rate %.0f msg/s, work dir %s' % (seed, duration, args.rate, workdir))
+    log('seed %d, warm-up %d messages at %.0f msg/s, then %.0f s at %.0f msg/s, work dir %s'
+        % (seed, args.warmup_messages, args.warmup_rate, duration, args.rate, workdir))
 
     port = free_port()
     url = 'ws://127.0.0.1:%d/ws' % port
@@ -348,9 +354,12 @@ def main():
     stop = threading.Event()
     client_kills = [0]
     start_time = time.monotonic()
+    server.t0 = start_time
+
+    warm_end = [None]
+    warmed = threading.Event()
 
     def generator():
-        interval = 1.0 / args.rate
         n = 0
         next_at = time.monotonic()
         while not stop.is_set():
@@ -359,7 +368,13 @@ def main():
                 client = clients[n % N_CLIENTS]
                 client.add_line('%s c%d #%06d %s' % (PREFIX, client.index, n, 'x' * (n % 40)))
                 n += 1
-                next_at += interval
+                if n < args.warmup_messages:
+                    next_at += 1.0 / args.warmup_rate
+                else:
+                    if n == args.warmup_messages or args.warmup_messages <= 0 and warm_end[0] is None:
+                        warm_end[0] = time.monotonic() - start_time
+                        warmed.set()
+                    next_at += 1.0 / args.rate
             time.sleep(max(0.0, min(0.01, next_at - time.monotonic())))
 
     def server_chaos():
@@ -387,7 +402,13 @@ def main():
     for thread in threads:
         thread.start()
 
-    while time.monotonic() - start_time < duration:
+    while not warmed.wait(1.0):
+        pass
+    log('warm-up: %d messages in %.0f s' % (args.warmup_messages, warm_end[0]))
+    # Measured from a few seconds after the warm-up, once the backlog drained.
+    warmup = warm_end[0] + 5.0
+    end_time = warm_end[0] + duration
+    while time.monotonic() - start_time < end_time:
         time.sleep(1)
         elapsed = time.monotonic() - start_time
         if int(elapsed) % 30 == 0:
@@ -423,7 +444,7 @@ def main():
         if all(expected <= set(c.received_cids()) for c in clients):
             break
         time.sleep(0.2)
-    drain_time = time.monotonic() - start_time - duration
+    drain_time = time.monotonic() - start_time - end_time
 
     for client in clients:
         client.close_input()
@@ -511,7 +532,7 @@ def main():
         if client.index == KILLED_CLIENT:
             continue
         early = [s for s in client.samples if warmup <= s[0] < warmup + window]
-        late = [s for s in client.samples if duration - window <= s[0] <= duration]
+        late = [s for s in client.samples if end_time - window <= s[0] <= end_time]
         if not early or not late:
             failures.append('client %d: no memory samples' % client.index)
             continue
@@ -527,38 +548,43 @@ def main():
         if fd1 > fd0:
             failures.append('client %d fds grew %d -> %d' % (client.index, fd0, fd1))
 
-    # The server is restarted every few seconds: compare instances that
-    # lived long enough, at the same uptime, early and late.
+    # The server is restarted every few seconds: compare the instances
+    # started after the warm-up at the same uptime (4 s), first and last.
     by_instance = collections.defaultdict(list)
-    for instance, uptime, rss, fds in server.samples:
-        by_instance[instance].append((uptime, rss, fds))
+    for instance, started, uptime, rss, fds in server.samples:
+        if started >= warmup:
+            by_instance[instance].append((uptime, rss, fds))
     at_uptime = []
     for instance in sorted(by_instance):
         samples = [s for s in by_instance[instance] if s[0] >= 4.0]
         if samples:
             at_uptime.append((instance, samples[0][1], max(s[2] for s in samples)))
     if len(at_uptime) >= 2:
-        later = at_uptime[len(at_uptime) // 2:]
-        first = at_uptime[0] if len(at_uptime) < 4 else at_uptime[1]
-        last_rss = median([s[1] for s in later])
-        growth = (last_rss - first[1]) * 100.0 / first[1]
-        memory_lines.append('server: RSS at 4 s uptime %d -> %d KiB (%+.1f %%) over %d instances, fds %d -> %d'
-                            % (first[1], last_rss, growth, len(at_uptime), first[2], later[-1][2]))
+        first = at_uptime[0]
+        last = at_uptime[-1]
+        growth = (last[1] - first[1]) * 100.0 / first[1]
+        peak = max(s[1] for s in at_uptime)
+        memory_lines.append('server: RSS at 4 s uptime %d -> %d KiB (%+.1f %%, peak %d) over %d instances '
+                            'started after warm-up, fds %d -> %d'
+                            % (first[1], last[1], growth, peak, len(at_uptime), first[2], last[2]))
         if growth >= 10.0:
             failures.append('server memory grew %.1f %%' % growth)
-        if later[-1][2] > max(s[2] for s in at_uptime[:2]):
-            failures.append('server fds grew')
+        if last[2] > first[2]:
+            failures.append('server fds grew %d -> %d' % (first[2], last[2]))
+    else:
+        memory_lines.append('server: fewer than 2 instances after warm-up lived 4 s; not compared')
 
     with open(os.path.join(workdir, 'samples.tsv'), 'w') as f:
         for client in clients:
             for t, rss, fds in client.samples:
                 f.write('client%d\t%.0f\t%d\t%d\n' % (client.index, t, rss, fds))
-        for instance, uptime, rss, fds in server.samples:
-            f.write('server%d\t%.0f\t%d\t%d\n' % (instance, uptime, rss, fds))
+        for instance, started, uptime, rss, fds in server.samples:
+            f.write('server%d\t%.0f\t%.0f\t%d\t%d\n' % (instance, started, uptime, rss, fds))
 
     total_messages = len(expected)
     print('# ---- soak summary ----')
-    print('# duration %.0f s (+ %.1f s drain), seed %d' % (duration, drain_time, seed))
+    print('# warm-up %d messages in %.0f s, then %.0f s at %.0f msg/s (+ %.1f s drain), seed %d'
+          % (args.warmup_messages, warm_end[0], duration, args.rate, drain_time, seed))
     print('# faults injected: %d server SIGKILLs, %d client SIGKILLs (%d server starts)'
           % (server.kills, client_kills[0], server.instances))
     print('# messages: %d generated lines, %d queued messages, %d (client, message) pairs checked'
