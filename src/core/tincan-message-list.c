@@ -13,6 +13,7 @@ struct _TincanMessageList
   char             *room;
   guint             page_size;
   guint             max_size;
+  guint             tail_size;
 
   /* The window, oldest first. */
   GPtrArray        *items;
@@ -38,6 +39,7 @@ enum {
   PROP_ROOM,
   PROP_PAGE_SIZE,
   PROP_MAX_SIZE,
+  PROP_TAIL_SIZE,
   PROP_HAS_MORE,
   PROP_LOADING,
   N_PROPS
@@ -216,6 +218,7 @@ flush_pending (gpointer user_data)
   guint position;
   guint added;
   guint excess = 0;
+  guint limit = self->tail_size > 0 ? MIN (self->tail_size, self->max_size) : self->max_size;
 
   self->flush_id = 0;
 
@@ -223,10 +226,10 @@ flush_pending (gpointer user_data)
     return G_SOURCE_REMOVE;
 
   /* Trim in the same batch: what would not survive it never enters. */
-  if (self->max_size > 0 && self->pending->len > self->max_size)
-    drop_oldest_pending (self, self->pending->len - self->max_size);
-  if (self->max_size > 0 && self->items->len + self->pending->len > self->max_size)
-    excess = MIN (self->items->len, self->items->len + self->pending->len - self->max_size);
+  if (limit > 0 && self->pending->len > limit)
+    drop_oldest_pending (self, self->pending->len - limit);
+  if (limit > 0 && self->items->len + self->pending->len > limit)
+    excess = MIN (self->items->len, self->items->len + self->pending->len - limit);
 
   position = self->items->len;
   added = self->pending->len;
@@ -478,6 +481,10 @@ tincan_message_list_get_property (GObject    *object,
       g_value_set_uint (value, self->max_size);
       break;
 
+    case PROP_TAIL_SIZE:
+      g_value_set_uint (value, self->tail_size);
+      break;
+
     case PROP_HAS_MORE:
       g_value_set_boolean (value, self->has_more);
       break;
@@ -527,6 +534,14 @@ tincan_message_list_set_property (GObject      *object,
         }
       break;
 
+    case PROP_TAIL_SIZE:
+      if (self->tail_size != g_value_get_uint (value))
+        {
+          self->tail_size = g_value_get_uint (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+
     case PROP_LOADING:
       set_loading (self, g_value_get_boolean (value));
       break;
@@ -569,6 +584,11 @@ tincan_message_list_class_init (TincanMessageListClass *klass)
                        1, G_MAXUINT, 1000,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
                        G_PARAM_STATIC_STRINGS);
+
+  properties[PROP_TAIL_SIZE] =
+    g_param_spec_uint ("tail-size", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   properties[PROP_HAS_MORE] =
     g_param_spec_boolean ("has-more", NULL, NULL,

@@ -21,6 +21,10 @@ G_DECLARE_FINAL_TYPE (TincanMessageList, tincan_message_list, TINCAN, MESSAGE_LI
  *
  * Properties: connection (construct-only), room (construct-only),
  * page-size (uint, default 100), max-size (uint, default 1000),
+ * tail-size (uint, default 0 = off: while set, e.g. by a view that follows
+ * the newest messages, a batch arriving at the bottom trims the window to
+ * the newest tail-size items instead of max-size, so that a flood never
+ * makes the view build more than tail-size rows per batch),
  * has-more (bool, read-only: older messages exist in the store),
  * loading (bool). */
 TincanMessageList *tincan_message_list_new        (TincanConnection  *connection,

@@ -11,6 +11,13 @@
 
 /* How close to an edge (px) still counts as "at" it. */
 #define EDGE_SLACK 48
+/* While the view follows the newest messages, the model keeps only
+ * about this many screens of them (at least TAIL_MIN rows of
+ * TAIL_ROW_PX): GtkListView builds a row for every new item near the
+ * bottom, so under a flood the cost of a batch is bounded by the tail,
+ * not by the batch. Scrolling up pages older messages in again. */
+#define TAIL_MIN 30
+#define TAIL_ROW_PX 25
 /* Messages of the same sender closer than this are grouped. */
 #define GROUP_MS (5 * 60 * 1000)
 
@@ -102,6 +109,23 @@ compute_at_bottom (TincanConversationView *self)
 }
 
 static void
+update_tail (TincanConversationView *self)
+{
+  guint tail = 0;
+
+  if (self->model == NULL)
+    return;
+
+  if (self->sticky)
+    {
+      double page = self->vadjustment != NULL ? gtk_adjustment_get_page_size (self->vadjustment) : 0;
+
+      tail = MAX (TAIL_MIN, (guint) (page / TAIL_ROW_PX));
+    }
+  g_object_set (self->model, "tail-size", tail, NULL);
+}
+
+static void
 set_sticky (TincanConversationView *self,
             gboolean                sticky)
 {
@@ -110,6 +134,7 @@ set_sticky (TincanConversationView *self,
     return;
 
   self->sticky = sticky;
+  update_tail (self);
   gtk_revealer_set_reveal_child (self->jump_revealer, !sticky);
   if (sticky)
     set_unseen (self, 0);
@@ -557,6 +582,9 @@ tincan_conversation_view_constructed (GObject *object)
                            G_CALLBACK (on_upper_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->vadjustment, "notify::page-size",
                            G_CALLBACK (on_upper_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->vadjustment, "notify::page-size",
+                           G_CALLBACK (update_tail), self, G_CONNECT_SWAPPED);
+  update_tail (self);
 
   g_signal_connect_object (connection, "notify::state",
                            G_CALLBACK (update_notice), self, G_CONNECT_SWAPPED);

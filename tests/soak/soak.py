@@ -527,7 +527,12 @@ def main():
             failures.append('client %d exited with %s' % (client.index, code))
 
     # Memory and descriptors of the long-lived clients after warm-up.
+    # Under AddressSanitizer freed memory waits in a quarantine of up to
+    # 256 MB: RSS grows by design, so it is reported, not judged.
     memory_lines = []
+    sanitized = 'ASAN_OPTIONS' in os.environ
+    if sanitized:
+        memory_lines.append('AddressSanitizer build: memory growth not judged (quarantine)')
     for client in clients:
         if client.index == KILLED_CLIENT:
             continue
@@ -543,7 +548,7 @@ def main():
         fd1 = max(s[2] for s in late)
         memory_lines.append('client %d: RSS %d -> %d KiB (%+.1f %%), fds %d -> %d'
                             % (client.index, rss0, rss1, growth, fd0, fd1))
-        if growth >= 10.0:
+        if growth >= 10.0 and not sanitized:
             failures.append('client %d memory grew %.1f %%' % (client.index, growth))
         if fd1 > fd0:
             failures.append('client %d fds grew %d -> %d' % (client.index, fd0, fd1))
@@ -567,7 +572,7 @@ def main():
         memory_lines.append('server: RSS at 4 s uptime %d -> %d KiB (%+.1f %%, peak %d) over %d instances '
                             'started after warm-up, fds %d -> %d'
                             % (first[1], last[1], growth, peak, len(at_uptime), first[2], last[2]))
-        if growth >= 10.0:
+        if growth >= 10.0 and not sanitized:
             failures.append('server memory grew %.1f %%' % growth)
         if last[2] > first[2]:
             failures.append('server fds grew %d -> %d' % (first[2], last[2]))
