@@ -2571,6 +2571,12 @@ test_malformed (void)
     { "json", "comment after", "{\"text\":\"a\"}/*x*/", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
     { "json", "object then whitespace", "{\"text\":\"a\",\"user\":\"u\"} \r\n\t", OK_FRAMES, TINCAN_FRAME_MESSAGE },
     { "jsonrpc", "number then object", "1{}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    /* Escapes json-glib 1.6 would read as it likes, or leak on. */
+    { "json", "unknown escape", "{\"text\":\"\\q\"}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "json", "short \\u escape", "{\"text\":\"\\u0\\\\28\"}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "json", "high surrogate then a letter", "{\"text\":\"\\ud83d\\u0041\"}", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
+    { "json", "surrogate pair", "{\"text\":\"\\ud83d\\ude00\",\"user\":\"u\"}", OK_FRAMES, TINCAN_FRAME_MESSAGE },
+    { "jsonrpc", "two low surrogates", "[\"\\udc00\\udc00\"]", TINCAN_PROTOCOL_ERROR_INVALID_UTF8, 0 },
     { "socketio", "event then array", "42[\"message\",\"x\"][1]", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
     { "socketio", "open then number", "0{\"sid\":\"x\",\"pingInterval\":1,\"pingTimeout\":1}7", TINCAN_PROTOCOL_ERROR_INVALID_JSON, 0 },
     { "json", "over the size limit", huge_text, TINCAN_PROTOCOL_ERROR_TOO_LARGE, 0 },

@@ -486,6 +486,61 @@ test_live (Fixture       *fixture,
   tincan_server_stop (server);
 }
 
+/* A view following the bottom sets tail-size: a batch bigger than the
+ * tail lands as the newest tail-size messages, in one append, and the
+ * older ones stay reachable through load_older(). */
+static void
+test_tail_size (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  g_autoptr (TincanMessageList) list = NULL;
+  Changes changes = { 0, };
+  GListModel *model;
+
+  fill_room (fixture->store, "lobby", 20);
+  list = tincan_message_list_new (fixture->connection, "lobby");
+  model = G_LIST_MODEL (list);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 20);
+  g_object_set (list, "tail-size", 10, NULL);
+  /* Nothing happens before a batch arrives. */
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 20);
+  g_signal_connect (list, "items-changed", G_CALLBACK (count_changes), &changes);
+
+  for (guint i = 0; i < 500; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("burst %u", i);
+      g_autoptr (TincanMessage) message = tincan_connection_send (fixture->connection, "lobby",
+                                                                 text, NULL);
+
+      g_assert_nonnull (message);
+    }
+  run_pending ();
+
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 10);
+  /* Only what survives the batch was appended. */
+  g_assert_cmpuint (changes.added, ==, 10);
+  {
+    g_autoptr (TincanMessage) first = g_list_model_get_item (model, 0);
+    g_autoptr (TincanMessage) last = g_list_model_get_item (model, 9);
+
+    g_assert_cmpstr (tincan_message_get_text (first), ==, "burst 490");
+    g_assert_cmpstr (tincan_message_get_text (last), ==, "burst 499");
+  }
+  g_assert_true (tincan_message_list_get_has_more (list));
+  g_assert_cmpuint (tincan_message_list_load_older (list), ==, 20);
+  g_assert_cmpint (seq_at (model, 0), ==, 1);
+
+  /* Off again: the window grows up to max-size. */
+  g_object_set (list, "tail-size", 0, NULL);
+  {
+    g_autoptr (TincanMessage) message = tincan_connection_send (fixture->connection, "lobby",
+                                                               "one more", NULL);
+    g_assert_nonnull (message);
+  }
+  run_pending ();
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 31);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -502,6 +557,8 @@ main (int   argc,
               fixture_set_up, test_unsequenced, fixture_tear_down);
   g_test_add ("/message-list/max-size", Fixture, NULL,
               fixture_set_up, test_max_size, fixture_tear_down);
+  g_test_add ("/message-list/tail-size", Fixture, NULL,
+              fixture_set_up, test_tail_size, fixture_tear_down);
   g_test_add ("/message-list/live", Fixture, NULL,
               fixture_set_up, test_live, fixture_tear_down);
 

@@ -55,14 +55,38 @@ _tincan_dialect_check_text (const char  *data,
   return TRUE;
 }
 
+/* The value of the "uXXXX" escape at @data[@i] (after the backslash), or
+ * -1 if there is none. */
+static int
+hex4 (const char *data,
+      gsize       length,
+      gsize       i)
+{
+  int value = 0;
+
+  if (i + 4 >= length || data[i] != 'u')
+    return -1;
+
+  for (gsize k = i + 1; k <= i + 4; k++)
+    {
+      int digit = g_ascii_xdigit_value (data[k]);
+
+      if (digit < 0)
+        return -1;
+      value = value * 16 + digit;
+    }
+
+  return value;
+}
+
 /* json-glib parses recursively: bound the nesting before it sees the text.
  * json-glib 1.6 also accepts a scalar followed by more ("1{}",
  * "\"a\"[1]"): it returns the scalar and leaks what it parsed after it. So
  * the text must hold exactly one value, followed by nothing but
  * whitespace. Outside strings only JSON's own characters are allowed, so no
  * comment or quote that json-glib's scanner knows and JSON does not can
- * hide where a string starts or ends. Syntax inside the value is left to
- * json-glib. */
+ * hide where a string starts or ends, and escapes in strings must be
+ * valid. Other syntax inside the value is left to json-glib. */
 static gboolean
 check_shape (const char  *data,
              gsize        length,
@@ -81,7 +105,37 @@ check_shape (const char  *data,
       if (in_string)
         {
           if (c == '\\')
-            i++;
+            {
+              /* json-glib 1.6 reads invalid escapes ("\\q", "\\u0")
+               * as it likes, and leaks what it read when a surrogate is
+               * followed by a "\\u" that does not complete a pair: check
+               * them first. */
+              int unit = hex4 (data, length, i + 1);
+
+              if (i + 1 < length && strchr ("\"\\/bfnrt", data[i + 1]) != NULL &&
+                  data[i + 1] != '\0')
+                i++;
+              else if (unit >= 0xdc00 && unit <= 0xdfff)
+                {
+                  /* What a lone low surrogate stands for is not a character. */
+                  g_set_error_literal (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_UTF8,
+                                       _("frame has a \\u escape that is not a valid character"));
+                  return FALSE;
+                }
+              else if (unit >= 0 && (unit < 0xd800 || unit > 0xdbff))
+                i += 5;
+              else if (unit >= 0 && i + 6 < length && data[i + 6] == '\\' &&
+                       hex4 (data, length, i + 7) >= 0xdc00 &&
+                       hex4 (data, length, i + 7) <= 0xdfff)
+                i += 11;
+              else
+                {
+                  g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_JSON,
+                               _("frame is not valid JSON: invalid escape in a string (at byte %lu)"),
+                               (gulong) i);
+                  return FALSE;
+                }
+            }
           else if (c == '"')
             {
               in_string = FALSE;

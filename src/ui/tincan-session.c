@@ -49,7 +49,10 @@ G_DEFINE_FINAL_TYPE (TincanSession, tincan_session, G_TYPE_OBJECT)
 typedef struct
 {
   guint       unread;
-  GHashTable *speakers;   /* set of sender names */
+  /* user → GINT_TO_POINTER (online + 1): the last word on each user's
+   * presence this turn (a presence frame, or speaking, which means being
+   * there). A presence flood costs one update per user and batch. */
+  GHashTable *presence;
 } PendingRoom;
 
 static void
@@ -57,7 +60,7 @@ pending_room_free (gpointer data)
 {
   PendingRoom *pending = data;
 
-  g_clear_pointer (&pending->speakers, g_hash_table_unref);
+  g_clear_pointer (&pending->presence, g_hash_table_unref);
   g_free (pending);
 }
 
@@ -202,7 +205,7 @@ on_state_changed (TincanSession *self)
 
       g_hash_table_iter_init (&iter, self->pending);
       while (g_hash_table_iter_next (&iter, NULL, &value))
-        g_clear_pointer (&((PendingRoom *) value)->speakers, g_hash_table_unref);
+        g_clear_pointer (&((PendingRoom *) value)->presence, g_hash_table_unref);
 
       for (guint i = 0; i < n; i++)
         {
@@ -256,18 +259,45 @@ flush_pending (gpointer user_data)
       if (changes->unread > 0 && g_strcmp0 (key, self->active_room) != 0)
         tincan_room_set_unread (room, tincan_room_get_unread (room) + changes->unread);
 
-      if (connected && changes->speakers != NULL)
+      if (connected && changes->presence != NULL)
         {
-          GHashTableIter speakers;
-          gpointer speaker;
+          GHashTableIter users;
+          gpointer user, online;
 
-          g_hash_table_iter_init (&speakers, changes->speakers);
-          while (g_hash_table_iter_next (&speakers, &speaker, NULL))
-            tincan_room_set_presence (room, speaker, TRUE);
+          g_hash_table_iter_init (&users, changes->presence);
+          while (g_hash_table_iter_next (&users, &user, &online))
+            tincan_room_set_presence (room, user, GPOINTER_TO_INT (online) - 1);
         }
     }
 
   return G_SOURCE_REMOVE;
+}
+
+static PendingRoom *
+get_pending (TincanSession *self,
+             const char    *room_name)
+{
+  PendingRoom *changes = g_hash_table_lookup (self->pending, room_name);
+
+  if (changes == NULL)
+    {
+      changes = g_new0 (PendingRoom, 1);
+      g_hash_table_insert (self->pending, g_strdup (room_name), changes);
+    }
+  if (self->flush_id == 0)
+    self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pending, self, NULL);
+
+  return changes;
+}
+
+static void
+pending_presence (PendingRoom *changes,
+                  const char  *user,
+                  gboolean     online)
+{
+  if (changes->presence == NULL)
+    changes->presence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_replace (changes->presence, g_strdup (user), GINT_TO_POINTER (!!online + 1));
 }
 
 static void
@@ -282,27 +312,14 @@ on_message_received (TincanSession    *self,
   if (room_name == NULL)
     return;
 
-  changes = g_hash_table_lookup (self->pending, room_name);
-  if (changes == NULL)
-    {
-      changes = g_new0 (PendingRoom, 1);
-      g_hash_table_insert (self->pending, g_strdup (room_name), changes);
-    }
+  changes = get_pending (self, room_name);
 
   if (g_strcmp0 (room_name, self->active_room) != 0)
     changes->unread++;
   /* Someone who speaks is there, even without a presence frame. */
   if (sender != NULL &&
       tincan_connection_get_state (connection) == TINCAN_CONNECTION_STATE_CONNECTED)
-    {
-      if (changes->speakers == NULL)
-        changes->speakers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      if (!g_hash_table_contains (changes->speakers, sender))
-        g_hash_table_add (changes->speakers, g_strdup (sender));
-    }
-
-  if (self->flush_id == 0)
-    self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pending, self, NULL);
+    pending_presence (changes, sender, TRUE);
 }
 
 static void
@@ -315,7 +332,7 @@ on_presence (TincanSession    *self,
   if (room_name == NULL || user == NULL)
     return;
 
-  tincan_room_set_presence (tincan_session_ensure_room (self, room_name, FALSE), user, online);
+  pending_presence (get_pending (self, room_name), user, online);
 }
 
 static void
@@ -324,9 +341,15 @@ on_members (TincanSession    *self,
             GStrv             users,
             TincanConnection *connection)
 {
+  PendingRoom *changes;
+
   if (room_name == NULL)
     return;
 
+  /* The full list supersedes the presence changes before it. */
+  changes = g_hash_table_lookup (self->pending, room_name);
+  if (changes != NULL)
+    g_clear_pointer (&changes->presence, g_hash_table_unref);
   tincan_room_set_members (tincan_session_ensure_room (self, room_name, FALSE),
                            (const char * const *) users);
 }

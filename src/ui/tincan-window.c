@@ -50,6 +50,10 @@ struct _TincanWindow
   GtkStack            *inspector_stack;
 
   guint                reveal_tick_id;
+  /* room → PendingNotification: incoming messages of this main-loop turn,
+   * one notification per room and batch (notify_id). */
+  GHashTable          *pending_notifications;
+  guint                notify_id;
   guint                inspector_visible : 1;
 };
 
@@ -793,48 +797,113 @@ settings_allow_notifications (TincanWindow *self)
   return self->settings == NULL || g_settings_get_boolean (self->settings, "notifications");
 }
 
+typedef struct
+{
+  guint  count;
+  char  *sender;   /* of the newest message */
+  char  *text;
+} PendingNotification;
+
+static void
+pending_notification_free (gpointer data)
+{
+  PendingNotification *pending = data;
+
+  g_free (pending->sender);
+  g_free (pending->text);
+  g_free (pending);
+}
+
+static gboolean
+send_notifications (gpointer user_data)
+{
+  TincanWindow *self = user_data;
+  GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  GHashTableIter iter;
+  gpointer key, value;
+
+  self->notify_id = 0;
+
+  g_hash_table_iter_init (&iter, self->pending_notifications);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      PendingNotification *pending = value;
+      const char *room = key;
+      g_autoptr (GNotification) notification = NULL;
+      g_autofree char *title = NULL;
+      g_autofree char *body = NULL;
+      g_autofree char *escaped = NULL;
+      g_autofree char *id = NULL;
+      const char *text = pending->text != NULL ? pending->text : "";
+
+      if (app == NULL)
+        break;
+
+      if (pending->count > 1)
+        /* Translators: notification title for several messages at once, "12 new messages in #lobby" */
+        title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u new message in #%s",
+                                              "%u new messages in #%s", pending->count),
+                                 pending->count, room);
+      else
+        /* Translators: notification title, "alice in #lobby" */
+        title = g_strdup_printf (_("%s in #%s"),
+                                 pending->sender != NULL ? pending->sender : _("Someone"), room);
+      if (g_utf8_strlen (text, -1) > NOTIFY_BODY_MAX)
+        {
+          g_autofree char *cut = g_utf8_substring (text, 0, NOTIFY_BODY_MAX);
+
+          body = g_strconcat (cut, "…", NULL);
+        }
+      else
+        body = g_strdup (text);
+
+      notification = g_notification_new (title);
+      /* Notification servers may read the body as markup (GNOME Shell
+       * does): message text must show as typed. */
+      escaped = g_markup_escape_text (body, -1);
+      g_notification_set_body (notification, escaped);
+      g_notification_set_default_action (notification, "app.activate");
+      id = g_strdup_printf ("message-%s", room);
+      g_application_send_notification (app, id, notification);
+    }
+  g_hash_table_remove_all (self->pending_notifications);
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_message_received (TincanWindow     *self,
                      TincanMessage    *message,
                      TincanConnection *connection)
 {
   GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-  g_autoptr (GNotification) notification = NULL;
-  g_autofree char *title = NULL;
-  g_autofree char *body = NULL;
-  g_autofree char *id = NULL;
-  const char *text = tincan_message_get_text (message);
+  PendingNotification *pending;
+  const char *room = tincan_message_get_room (message);
 
-  if (app == NULL || gtk_window_is_active (GTK_WINDOW (self)) || !settings_allow_notifications (self))
+  if (app == NULL || room == NULL || self->pending_notifications == NULL ||
+      gtk_window_is_active (GTK_WINDOW (self)) ||
+      !settings_allow_notifications (self))
     return;
   /* A frame the protocol could not map is shown, but is nobody speaking. */
   if (tincan_connection_message_is_unmapped (message))
     return;
 
-  /* Translators: notification title, "alice in #lobby" */
-  title = g_strdup_printf (_("%s in #%s"),
-                           tincan_message_get_sender (message) ? tincan_message_get_sender (message) : _("Someone"),
-                           tincan_message_get_room (message));
-  if (text != NULL && g_utf8_strlen (text, -1) > NOTIFY_BODY_MAX)
+  /* A flood makes one notification per room and main-loop turn, not one
+   * D-Bus call per message. */
+  pending = g_hash_table_lookup (self->pending_notifications, room);
+  if (pending == NULL)
     {
-      g_autofree char *cut = g_utf8_substring (text, 0, NOTIFY_BODY_MAX);
-
-      body = g_strconcat (cut, "…", NULL);
+      pending = g_new0 (PendingNotification, 1);
+      g_hash_table_insert (self->pending_notifications, g_strdup (room), pending);
     }
-  else
-    body = g_strdup (text != NULL ? text : "");
+  pending->count++;
+  g_free (pending->sender);
+  pending->sender = g_strdup (tincan_message_get_sender (message));
+  g_free (pending->text);
+  pending->text = g_strdup (tincan_message_get_text (message));
 
-  notification = g_notification_new (title);
-  {
-    /* Notification servers may read the body as markup (GNOME Shell
-     * does): message text must show as typed. */
-    g_autofree char *escaped = g_markup_escape_text (body, -1);
-
-    g_notification_set_body (notification, escaped);
-  }
-  g_notification_set_default_action (notification, "app.activate");
-  id = g_strdup_printf ("message-%s", tincan_message_get_room (message));
-  g_application_send_notification (app, id, notification);
+  if (self->notify_id == 0)
+    self->notify_id = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, send_notifications, self, NULL);
 }
 
 static void
@@ -1246,6 +1315,8 @@ tincan_window_dispose (GObject *object)
   if (self->reveal_tick_id != 0)
     gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->reveal_tick_id);
   self->reveal_tick_id = 0;
+  g_clear_handle_id (&self->notify_id, g_source_remove);
+  g_clear_pointer (&self->pending_notifications, g_hash_table_unref);
   g_clear_object (&self->session_signals);
   g_clear_object (&self->room_bindings);
   g_clear_object (&self->session);
@@ -1388,6 +1459,8 @@ tincan_window_init (TincanWindow *self)
   GtkListItemFactory *factory;
 
   self->list_boxes = g_ptr_array_new ();
+  self->pending_notifications = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                       pending_notification_free);
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
