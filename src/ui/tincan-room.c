@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "tincan-member.h"
 #include "tincan-room.h"
 
@@ -12,9 +14,18 @@ struct _TincanRoom
   char       *name;
   char       *title;
   GListStore *members;
+  GHashTable *by_name;      /* user → TincanMember (owned) */
+  GPtrArray  *joining;      /* TincanMember not in @members yet */
+  guint       reorder_id;
   guint       unread;
   guint       n_online;
 };
+
+/* Presence can arrive by the tens of thousands in one main-loop turn (a
+ * hostile or just busy server): each event is O(1) here, and the list
+ * model changes once per turn (new members spliced in, then one sort),
+ * so a bound view rebinds its rows once, not once per event. */
+static GQuark collate_key_quark;
 
 enum {
   PROP_0,
@@ -35,6 +46,9 @@ tincan_room_dispose (GObject *object)
 {
   TincanRoom *self = TINCAN_ROOM (object);
 
+  g_clear_handle_id (&self->reorder_id, g_source_remove);
+  g_clear_pointer (&self->joining, g_ptr_array_unref);
+  g_clear_pointer (&self->by_name, g_hash_table_unref);
   g_clear_object (&self->members);
 
   G_OBJECT_CLASS (tincan_room_parent_class)->dispose (object);
@@ -137,12 +151,16 @@ tincan_room_class_init (TincanRoomClass *klass)
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  collate_key_quark = g_quark_from_static_string ("tincan-room-collate-key");
 }
 
 static void
 tincan_room_init (TincanRoom *self)
 {
   self->members = g_list_store_new (TINCAN_TYPE_MEMBER);
+  self->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->joining = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 TincanRoom *
@@ -199,19 +217,9 @@ tincan_room_get_n_online (TincanRoom *self)
 }
 
 static void
-update_n_online (TincanRoom *self)
+set_n_online (TincanRoom *self,
+              guint       n_online)
 {
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
-  guint n_online = 0;
-
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr (TincanMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
-
-      if (tincan_member_get_online (member))
-        n_online++;
-    }
-
   if (n_online == self->n_online)
     return;
 
@@ -227,33 +235,54 @@ compare_members (gconstpointer a,
   TincanMember *ma = (TincanMember *) a;
   TincanMember *mb = (TincanMember *) b;
 
-  /* Online first, then by name. */
+  /* Online first, then by name as people sort it. */
   if (tincan_member_get_online (ma) != tincan_member_get_online (mb))
     return tincan_member_get_online (ma) ? -1 : 1;
 
-  return g_utf8_collate (tincan_member_get_name (ma), tincan_member_get_name (mb));
+  return strcmp (g_object_get_qdata (G_OBJECT (ma), collate_key_quark),
+                 g_object_get_qdata (G_OBJECT (mb), collate_key_quark));
+}
+
+static gboolean
+reorder_cb (gpointer user_data)
+{
+  TincanRoom *self = user_data;
+
+  self->reorder_id = 0;
+
+  if (self->joining->len > 0)
+    {
+      g_list_store_splice (self->members,
+                           g_list_model_get_n_items (G_LIST_MODEL (self->members)), 0,
+                           self->joining->pdata, self->joining->len);
+      g_ptr_array_set_size (self->joining, 0);
+    }
+  g_list_store_sort (self->members, compare_members, NULL);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_reorder (TincanRoom *self)
+{
+  if (self->reorder_id == 0)
+    self->reorder_id = g_idle_add_full (G_PRIORITY_DEFAULT, reorder_cb, self, NULL);
 }
 
 static TincanMember *
-find_member (TincanRoom *self,
-             const char *user,
-             guint      *position)
+add_member (TincanRoom *self,
+            const char *user,
+            gboolean    online)
 {
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
+  TincanMember *member = tincan_member_new (user, online);
 
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr (TincanMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
+  g_object_set_qdata_full (G_OBJECT (member), collate_key_quark,
+                           g_utf8_collate_key (user, -1), g_free);
+  g_hash_table_insert (self->by_name, g_strdup (user), member);
+  g_ptr_array_add (self->joining, g_object_ref (member));
+  schedule_reorder (self);
 
-      if (g_strcmp0 (tincan_member_get_name (member), user) == 0)
-        {
-          if (position != NULL)
-            *position = i;
-          return member;
-        }
-    }
-
-  return NULL;
+  return member;
 }
 
 void
@@ -262,82 +291,68 @@ tincan_room_set_presence (TincanRoom *self,
                           gboolean    online)
 {
   TincanMember *member;
-  guint position = 0;
 
   g_return_if_fail (TINCAN_IS_ROOM (self));
   g_return_if_fail (user != NULL);
 
-  member = find_member (self, user, &position);
-  if (member != NULL)
-    {
-      g_autoptr (TincanMember) keep = g_object_ref (member);
+  online = !!online;
+  member = g_hash_table_lookup (self->by_name, user);
 
-      if (tincan_member_get_online (member) == !!online)
-        return;
-      /* Re-inserted so the online members stay first. */
-      g_list_store_remove (self->members, position);
-      tincan_member_set_online (keep, online);
-      g_list_store_insert_sorted (self->members, keep, compare_members, NULL);
+  if (member == NULL)
+    add_member (self, user, online);
+  else if (tincan_member_get_online (member) != online)
+    {
+      tincan_member_set_online (member, online);
+      /* Online members stay first. */
+      schedule_reorder (self);
     }
   else
-    {
-      g_autoptr (TincanMember) added = tincan_member_new (user, online);
+    return;
 
-      g_list_store_insert_sorted (self->members, added, compare_members, NULL);
-    }
-
-  update_n_online (self);
+  set_n_online (self, online ? self->n_online + 1 : self->n_online - 1);
 }
 
 void
 tincan_room_set_members (TincanRoom         *self,
                          const char * const *users)
 {
-  guint n;
+  g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  TincanMember *member;
 
   g_return_if_fail (TINCAN_IS_ROOM (self));
 
-  n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr (TincanMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
-
-      if (users == NULL || !g_strv_contains (users, tincan_member_get_name (member)))
-        tincan_member_set_online (member, FALSE);
-    }
-
   for (guint i = 0; users != NULL && users[i] != NULL; i++)
     {
-      TincanMember *member = find_member (self, users[i], NULL);
-
+      g_hash_table_add (listed, (gpointer) users[i]);
+      member = g_hash_table_lookup (self->by_name, users[i]);
       if (member != NULL)
         tincan_member_set_online (member, TRUE);
       else
-        {
-          g_autoptr (TincanMember) added = tincan_member_new (users[i], TRUE);
-
-          g_list_store_append (self->members, added);
-        }
+        add_member (self, users[i], TRUE);
     }
 
-  g_list_store_sort (self->members, compare_members, NULL);
-  update_n_online (self);
+  g_hash_table_iter_init (&iter, self->by_name);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &member))
+    if (!g_hash_table_contains (listed, tincan_member_get_name (member)))
+      tincan_member_set_online (member, FALSE);
+
+  schedule_reorder (self);
+  set_n_online (self, g_hash_table_size (listed));
 }
 
 void
 tincan_room_clear_presence (TincanRoom *self)
 {
-  guint n;
+  GHashTableIter iter;
+  TincanMember *member;
 
   g_return_if_fail (TINCAN_IS_ROOM (self));
 
-  n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr (TincanMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
+  g_hash_table_iter_init (&iter, self->by_name);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &member))
+    tincan_member_set_online (member, FALSE);
 
-      tincan_member_set_online (member, FALSE);
-    }
-
-  update_n_online (self);
+  schedule_reorder (self);
+  set_n_online (self, 0);
 }
