@@ -11,6 +11,10 @@
 #include "tincan-message-row.h"
 
 #define MAX_LINKS 3
+/* Longest text a row lays out (bytes); the rest is summarised. */
+#define MAX_SHOWN_BYTES 2048
+/* Longest run of characters without a place to wrap that a row shows as is. */
+#define LONG_RUN 64
 
 struct _TincanMessageRow
 {
@@ -350,13 +354,59 @@ update_sender (TincanMessageRow *self)
     adw_avatar_set_text (self->avatar, sender);
 }
 
+/* Pango breaks a word that has no break opportunity in time that grows
+ * with the square of its length: a zero-width space every LONG_RUN
+ * characters of such a run gives it places to wrap. NULL if not needed. */
+static char *
+add_break_opportunities (const char *text)
+{
+  GString *out = NULL;
+  guint run = 0;
+
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_isspace (c) || c == '-' || c == '/')
+        run = 0;
+      else if (++run > LONG_RUN)
+        {
+          if (out == NULL)
+            out = g_string_new_len (text, p - text);
+          g_string_append_unichar (out, 0x200B);
+          run = 1;
+        }
+      if (out != NULL)
+        g_string_append_unichar (out, c);
+    }
+
+  return out != NULL ? g_string_free (out, FALSE) : NULL;
+}
+
 static void
 update_text (TincanMessageRow *self)
 {
   const char *text = self->message ? tincan_message_get_text (self->message) : NULL;
+  gsize length = text != NULL ? strlen (text) : 0;
+  g_autofree char *shown = NULL;
+  g_autofree char *breakable = NULL;
 
   gtk_label_set_use_markup (self->text_label, FALSE);
-  gtk_label_set_text (self->text_label, text != NULL ? text : "");
+  if (length > MAX_SHOWN_BYTES)
+    {
+      /* Laying out megabytes in a label takes seconds: the row shows the
+       * start, cut at a character boundary, and says how much is left. */
+      const char *end = g_utf8_find_prev_char (text, text + MAX_SHOWN_BYTES + 1);
+      g_autofree char *head = g_strndup (text, end != NULL ? (gsize) (end - text) : 0);
+      glong rest = g_utf8_strlen (text + strlen (head), -1);
+
+      /* Translators: a very long message is cut; %s is its start, %ld how many characters are not shown */
+      shown = g_strdup_printf (_("%s… (%ld more characters)"), head, rest);
+      text = shown;
+    }
+  if (text != NULL)
+    breakable = add_break_opportunities (text);
+  gtk_label_set_text (self->text_label, breakable != NULL ? breakable : text != NULL ? text : "");
   update_links (self);
 }
 

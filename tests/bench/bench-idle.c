@@ -202,6 +202,7 @@ run_idle (gboolean  app,
   GThread *thread;
   gint64 deadline;
   gint64 cpu_start;
+  gint64 cpu_wall_start;
 
   peer.context = g_main_context_new ();
   peer.loop = g_main_loop_new (peer.context, FALSE);
@@ -251,13 +252,19 @@ run_idle (gboolean  app,
   g_array_set_size (wakeup_times, 0);
   counting = TRUE;
   cpu_start = thread_cpu_us ();
+  cpu_wall_start = g_get_monotonic_time ();
   iterate_for (idle_s * 1000);
   result->cpu_ms = (thread_cpu_us () - cpu_start) / 1000.0;
   counting = FALSE;
   result->wakeups = wakeups;
+  printf ("%s: wakeup bursts at (s):", app ? "app" : "headless");
   for (guint i = 0; i < wakeup_times->len; i++)
     if (i == 0 || g_array_index (wakeup_times, gint64, i) - g_array_index (wakeup_times, gint64, i - 1) > G_USEC_PER_SEC)
-      result->bursts++;
+      {
+        result->bursts++;
+        printf (" %.2f", (g_array_index (wakeup_times, gint64, i) - cpu_wall_start) / 1e6);
+      }
+  printf ("\n");
   result->pings = idle_s / MAX (heartbeat_s, 1);
 
   tincan_connection_disconnect (connection);
