@@ -1250,7 +1250,8 @@ on_request_started (SoupServer        *server,
   handshake = g_new0 (Handshake, 1);
   handshake->server = self;
   handshake->msg = g_object_ref (msg);
-  handshake->source = g_timeout_add_seconds (self->handshake_timeout, handshake_timeout_cb, handshake);
+  /* Not g_timeout_add_seconds (): its first tick may come up to a second early. */
+  handshake->source = g_timeout_add (self->handshake_timeout * 1000, handshake_timeout_cb, handshake);
   g_source_set_static_name (g_main_context_find_source_by_id (NULL, handshake->source),
                             "[tincan-server] handshake timeout");
   g_hash_table_replace (self->handshakes, msg, handshake);
