@@ -1174,6 +1174,19 @@ test_live_connection (void)
   }
 }
 
+/* A hostile server's payload must not take the JSON-type lookup (the
+ * inspector's filter) down: deep nesting is refused, not recursed into. */
+static void
+test_json_type_hostile (void)
+{
+  g_autofree char *deep = g_strnfill (200000, '[');
+  g_autoptr (TincanFrameRecord) nested = text_record (TINCAN_FRAME_DIRECTION_IN, deep);
+  g_autoptr (TincanFrameRecord) twice = text_record (TINCAN_FRAME_DIRECTION_IN, "{\"type\":\"a\"}{}");
+
+  g_assert_null (tincan_frame_record_get_json_type (nested));
+  g_assert_null (tincan_frame_record_get_json_type (twice));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1181,6 +1194,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/frame-log/ring/bounds", test_ring_bounds);
+  g_test_add_func ("/frame-log/json-type/hostile", test_json_type_hostile);
   g_test_add_func ("/frame-log/ring/default-capacity", test_ring_default_capacity);
   g_test_add_func ("/frame-log/ring/byte-capacity", test_ring_byte_capacity);
   g_test_add_func ("/frame-log/ring/busy-main-loop", test_ring_busy_main_loop);

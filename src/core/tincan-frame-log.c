@@ -9,6 +9,7 @@
 
 #include "tincan-core-enums.h"
 #include "tincan-frame-log.h"
+#include "tincan-protocols-private.h"
 #include "tincan-inspector-private.h"
 #include "tincan-util.h"
 
@@ -876,8 +877,7 @@ static char *
 find_json_type (const char *text,
                 gsize       len)
 {
-  g_autoptr (JsonParser) parser = NULL;
-  JsonNode *root;
+  g_autoptr (JsonNode) root = NULL;
   const char *p = text;
   const char *end = text + len;
 
@@ -900,11 +900,12 @@ find_json_type (const char *text,
   if (p >= end || (*p != '{' && *p != '['))
     return NULL;
 
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, p, end - p, NULL))
+  /* The payload is the server's: the dialects' parser bounds its size and
+   * nesting (json-glib alone recurses without limit) and its shape. */
+  root = _tincan_dialect_parse (p, end - p, NULL);
+  if (root == NULL)
     return NULL;
 
-  root = json_parser_get_root (parser);
   if (JSON_NODE_HOLDS_OBJECT (root))
     {
       JsonObject *object = json_node_get_object (root);
