@@ -466,6 +466,140 @@ test_export_import (Fixture       *fixture,
                  tincan_session_get_frame_log (fixture->session));
 }
 
+/* A flood past the log's capacity: the pane keeps showing the newest
+ * frame at the bottom, stops following while the user looks further up,
+ * and follows again once they scroll back down. */
+static GtkAdjustment *
+frames_adjustment (Fixture *fixture)
+{
+  return gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (tincan_inspector_pane_get_column_view (fixture->pane)));
+}
+
+static gboolean
+newest_in_model (gpointer data)
+{
+  Fixture *fixture = data;
+  GListModel *log = G_LIST_MODEL (tincan_inspector_pane_get_frame_log (fixture->pane));
+  guint n = g_list_model_get_n_items (rows (fixture));
+  guint n_log = g_list_model_get_n_items (log);
+  g_autoptr (TincanFrameRecord) shown = n > 0 ? g_list_model_get_item (rows (fixture), n - 1) : NULL;
+  g_autoptr (TincanFrameRecord) newest = n_log > 0 ? g_list_model_get_item (log, n_log - 1) : NULL;
+
+  return tincan_frame_log_get_n_pending (TINCAN_FRAME_LOG (log)) == 0 && shown != NULL && shown == newest;
+}
+
+/* A label showing @text that is drawn inside @viewport. */
+static gboolean
+shows_text (GtkWidget  *widget,
+            GtkWidget  *viewport,
+            const char *text)
+{
+  graphene_rect_t bounds;
+
+  if (!gtk_widget_get_mapped (widget))
+    return FALSE;
+
+  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0)
+    return gtk_widget_compute_bounds (widget, viewport, &bounds) &&
+           bounds.origin.y >= 0 &&
+           bounds.origin.y + bounds.size.height <= gtk_widget_get_height (viewport) + 1;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (shows_text (child, viewport, text))
+      return TRUE;
+
+  return FALSE;
+}
+
+static gboolean
+newest_at_bottom (gpointer data)
+{
+  Fixture *fixture = data;
+  GtkAdjustment *adjustment = frames_adjustment (fixture);
+  GListModel *log = G_LIST_MODEL (tincan_inspector_pane_get_frame_log (fixture->pane));
+  GtkWidget *view = GTK_WIDGET (tincan_inspector_pane_get_column_view (fixture->pane));
+  double upper = gtk_adjustment_get_upper (adjustment);
+  double page = gtk_adjustment_get_page_size (adjustment);
+  g_autoptr (TincanFrameRecord) newest = NULL;
+
+  if (!newest_in_model (fixture) || upper <= page ||
+      gtk_adjustment_get_value (adjustment) < upper - page - 1)
+    return FALSE;
+
+  /* Its row is really there, on screen. */
+  newest = g_list_model_get_item (log, g_list_model_get_n_items (log) - 1);
+  return shows_text (view, view, tincan_frame_record_get_text (newest));
+}
+
+static gboolean
+frames_drawn (gpointer data)
+{
+  Fixture *fixture = data;
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (fixture->pane));
+
+  return gdk_frame_clock_get_frame_counter (clock) >= (gint64) fixture->count;
+}
+
+static void
+wait_frames (Fixture *fixture,
+             guint    n)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (fixture->pane));
+
+  fixture->count = (guint) gdk_frame_clock_get_frame_counter (clock) + n;
+  gtk_widget_queue_draw (GTK_WIDGET (fixture->pane));
+  wait_for (frames_drawn, fixture, "frames to be drawn");
+}
+
+static void
+flood (Fixture *fixture,
+       guint    n,
+       guint    per_turn)
+{
+  TincanFrameLog *log = tincan_inspector_pane_get_frame_log (fixture->pane);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"type\":\"pong\",\"id\":%u}", i);
+      g_autoptr (GBytes) payload = g_bytes_new (json, strlen (json));
+
+      tincan_frame_log_append (log, TINCAN_FRAME_DIRECTION_IN, TINCAN_OPCODE_TEXT, payload,
+                               g_get_real_time ());
+      if ((i + 1) % per_turn == 0)
+        g_main_context_iteration (NULL, FALSE);
+    }
+}
+
+static void
+test_follows_newest (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  TincanFrameLog *log = tincan_inspector_pane_get_frame_log (fixture->pane);
+  GtkAdjustment *adjustment = frames_adjustment (fixture);
+
+  tincan_frame_log_set_capacity (log, 3000);
+  flood (fixture, 5000, 250);
+  wait_for (newest_at_bottom, fixture, "the newest frame at the bottom of the pane");
+  g_assert_cmpuint (g_list_model_get_n_items (rows (fixture)), ==, 3000);
+  g_assert_cmpuint (tincan_frame_log_get_n_evicted (log), >, 0);
+
+  /* The user scrolls up: what they look at stays put. */
+  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) / 2);
+  wait_frames (fixture, 2);
+  flood (fixture, 500, 100);
+  wait_for (newest_in_model, fixture, "the frames added while scrolled up");
+  wait_frames (fixture, 3);
+  g_assert_cmpfloat (gtk_adjustment_get_value (adjustment), <,
+                     gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment) - 100);
+
+  /* Back at the bottom, it follows again. */
+  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+  wait_frames (fixture, 2);
+  flood (fixture, 1000, 100);
+  wait_for (newest_at_bottom, fixture, "the newest frame at the bottom again");
+}
+
 static void
 test_regex_error (Fixture       *fixture,
                   gconstpointer  user_data)
@@ -623,6 +757,8 @@ main (int   argc,
               fixture_set_up, test_json_detail_is_plain, fixture_tear_down);
   g_test_add ("/inspector-ui/export-import", Fixture, NULL,
               fixture_set_up, test_export_import, fixture_tear_down);
+  g_test_add ("/inspector-ui/follows-newest", Fixture, NULL,
+              fixture_set_up, test_follows_newest, fixture_tear_down);
   g_test_add ("/inspector-ui/regex-error", Fixture, NULL,
               fixture_set_up, test_regex_error, fixture_tear_down);
   g_test_add ("/inspector-ui/probes", Fixture, NULL,

@@ -541,6 +541,87 @@ test_tail_size (Fixture       *fixture,
   g_assert_cmpuint (g_list_model_get_n_items (model), ==, 31);
 }
 
+/* Scrolling up a long history keeps the window bounded: past max-size
+ * the newest messages go (has-newer), load_newer() brings them back, and
+ * the whole way up and down shows every message once, in order. */
+static void
+test_scroll_bounded (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autoptr (TincanMessageList) list = NULL;
+  g_autoptr (TincanMessage) sent = NULL;
+  g_autoptr (TincanMessage) last = NULL;
+  GListModel *model;
+  gint64 expected;
+  guint pages = 0;
+
+  fill_room (fixture->store, "lobby", 2000);
+  list = g_object_new (TINCAN_TYPE_MESSAGE_LIST,
+                       "connection", fixture->connection,
+                       "room", "lobby",
+                       "page-size", 100,
+                       "max-size", 300,
+                       NULL);
+  model = G_LIST_MODEL (list);
+  g_assert_false (tincan_message_list_get_has_newer (list));
+
+  /* Up to the start: each page is the 100 just above the window. */
+  expected = 2000 - 99;
+  while (tincan_message_list_get_has_more (list))
+    {
+      g_assert_cmpuint (tincan_message_list_load_older (list), ==, 100);
+      expected -= 100;
+      g_assert_cmpint (seq_at (model, 0), ==, expected);
+      g_assert_cmpuint (g_list_model_get_n_items (model), <=, 300);
+      g_assert_false (tincan_message_list_get_loading (list));
+      pages++;
+    }
+  g_assert_cmpuint (pages, ==, 19);
+  g_assert_cmpint (seq_at (model, 0), ==, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 300);
+  g_assert_cmpint (seq_at (model, 299), ==, 300);
+  g_assert_true (tincan_message_list_get_has_newer (list));
+
+  /* And down to the newest again, consecutive all the way. */
+  while (tincan_message_list_get_has_newer (list))
+    {
+      guint n = g_list_model_get_n_items (model);
+
+      g_assert_cmpuint (tincan_message_list_load_newer (list), >, 0);
+      n = g_list_model_get_n_items (model);
+      g_assert_cmpuint (n, <=, 300);
+      for (guint i = 1; i < n; i++)
+        g_assert_cmpint (seq_at (model, i), ==, seq_at (model, i - 1) + 1);
+    }
+  g_assert_cmpint (seq_at (model, g_list_model_get_n_items (model) - 1), ==, 2000);
+  g_assert_true (tincan_message_list_get_has_more (list));
+  g_assert_cmpuint (tincan_message_list_load_newer (list), ==, 0);
+
+  /* Far up again, a send brings the window back to the newest, with it. */
+  while (tincan_message_list_get_has_more (list))
+    tincan_message_list_load_older (list);
+  g_assert_true (tincan_message_list_get_has_newer (list));
+  sent = tincan_connection_send (fixture->connection, "lobby", "from far up", NULL);
+  g_assert_nonnull (sent);
+  run_pending ();
+  g_assert_false (tincan_message_list_get_has_newer (list));
+  last = g_list_model_get_item (model, g_list_model_get_n_items (model) - 1);
+  g_assert_cmpstr (tincan_message_get_cid (last), ==, tincan_message_get_cid (sent));
+  g_assert_cmpint (seq_at (model, g_list_model_get_n_items (model) - 2), ==, 2000);
+  g_assert_cmpuint (g_list_model_get_n_items (model), <=, 300);
+
+  /* Jump to the latest from far up reloads the newest page. */
+  while (tincan_message_list_get_has_more (list))
+    tincan_message_list_load_older (list);
+  tincan_message_list_trim_to_latest (list);
+  g_assert_false (tincan_message_list_get_has_newer (list));
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 101);
+  g_assert_cmpint (seq_at (model, 99), ==, 2000);
+
+  g_clear_object (&last);
+  g_assert_finalize_object (g_steal_pointer (&list));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -561,6 +642,8 @@ main (int   argc,
               fixture_set_up, test_tail_size, fixture_tear_down);
   g_test_add ("/message-list/live", Fixture, NULL,
               fixture_set_up, test_live, fixture_tear_down);
+  g_test_add ("/message-list/scroll-bounded", Fixture, NULL,
+              fixture_set_up, test_scroll_bounded, fixture_tear_down);
 
   return g_test_run ();
 }

@@ -145,9 +145,11 @@ on_peer_closed (SoupWebsocketConnection *conn,
   peer->close_reason = g_strdup (soup_websocket_connection_get_close_data (conn));
 }
 
+/* With @offer_deflate the client asks for permessage-deflate. */
 static Peer *
-peer_connect (const char *uri,
-              gboolean    offer_subprotocol)
+peer_connect_full (const char *uri,
+                   gboolean    offer_subprotocol,
+                   gboolean    offer_deflate)
 {
   const char *protocols[] = { "tincan.v1", NULL };
   g_autofree char *http_uri = NULL;
@@ -161,6 +163,9 @@ peer_connect (const char *uri,
   peer = g_new0 (Peer, 1);
   g_queue_init (&peer->frames);
   peer->session = soup_session_new ();
+  /* libsoup 3.2 sessions come without the extension manager. */
+  if (offer_deflate)
+    soup_session_add_feature_by_type (peer->session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
   msg = soup_message_new ("GET", http_uri);
   soup_session_websocket_connect_async (peer->session, msg, NULL,
                                         offer_subprotocol ? (char **) protocols : NULL,
@@ -178,6 +183,13 @@ peer_connect (const char *uri,
   g_signal_connect (peer->conn, "closed", G_CALLBACK (on_peer_closed), peer);
 
   return peer;
+}
+
+static Peer *
+peer_connect (const char *uri,
+              gboolean    offer_subprotocol)
+{
+  return peer_connect_full (uri, offer_subprotocol, FALSE);
 }
 
 static gboolean
@@ -1221,6 +1233,139 @@ test_binary_bad_arguments (void)
     }
 }
 
+/* Several clients send a burst at once. The server sends a main-loop
+ * turn's messages in one flush (each recipient's socket corked while its
+ * frames are written): every member still gets every message exactly
+ * once, in seq order without gaps, and every sender an ack carrying the
+ * seq its message was delivered with. */
+static void
+test_burst (gconstpointer data)
+{
+  gboolean with_db = GPOINTER_TO_INT (data);
+  enum { N_PEERS = 3, PER_PEER = 150 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *db = NULL;
+  TincanServer *server;
+  Peer *peers[N_PEERS];
+  GHashTable *acks[N_PEERS];      /* cid → seq in the ack */
+  GHashTable *delivered[N_PEERS]; /* cid → seq it arrived with */
+
+  if (with_db)
+    {
+      dir = g_dir_make_tmp ("tincan-server-XXXXXX", &error);
+      g_assert_no_error (error);
+      db = g_build_filename (dir, "server.db", NULL);
+      server = server_start ("db-path", db, NULL);
+    }
+  else
+    {
+      server = server_start (NULL, NULL);
+    }
+
+  for (guint p = 0; p < N_PEERS; p++)
+    {
+      g_autofree char *user = g_strdup_printf ("user%u", p);
+      g_autofree char *session = NULL;
+
+      peers[p] = peer_connect (tincan_server_get_uri (server), TRUE);
+      session = peer_hello (peers[p], user);
+      acks[p] = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      delivered[p] = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    }
+
+  /* All of it is written before anything is read. */
+  for (guint i = 0; i < PER_PEER; i++)
+    for (guint p = 0; p < N_PEERS; p++)
+      peer_send (peers[p],
+                 "{\"type\":\"send\",\"room\":\"lobby\",\"cid\":\"burst-%u-%u\",\"text\":\"%u from %u\"}",
+                 p, i, i, p);
+
+  for (guint p = 0; p < N_PEERS; p++)
+    {
+      gint64 last_seq = 0;
+
+      while (g_hash_table_size (delivered[p]) < N_PEERS * PER_PEER ||
+             g_hash_table_size (acks[p]) < PER_PEER)
+        {
+          g_autoptr(JsonObject) frame = peer_next_skipping_presence (peers[p]);
+          const char *type = json_object_get_string_member (frame, "type");
+          const char *cid = json_object_get_string_member (frame, "cid");
+          gint64 seq = json_object_get_int_member (frame, "seq");
+
+          if (g_strcmp0 (type, "message") == 0)
+            {
+              g_assert_cmpint (seq, ==, last_seq + 1);
+              last_seq = seq;
+              g_assert_true (g_str_has_prefix (cid, "burst-"));
+              g_assert_true (g_hash_table_insert (delivered[p], g_strdup (cid), GINT_TO_POINTER (seq)));
+            }
+          else
+            {
+              g_autofree char *prefix = g_strdup_printf ("burst-%u-", p);
+
+              g_assert_cmpstr (type, ==, "ack");
+              g_assert_true (g_str_has_prefix (cid, prefix));
+              g_assert_true (g_hash_table_insert (acks[p], g_strdup (cid), GINT_TO_POINTER (seq)));
+            }
+        }
+      g_assert_cmpint (last_seq, ==, N_PEERS * PER_PEER);
+    }
+
+  for (guint p = 0; p < N_PEERS; p++)
+    {
+      GHashTableIter iter;
+      gpointer cid, seq;
+
+      g_hash_table_iter_init (&iter, acks[p]);
+      while (g_hash_table_iter_next (&iter, &cid, &seq))
+        for (guint q = 0; q < N_PEERS; q++)
+          g_assert_cmpint (GPOINTER_TO_INT (g_hash_table_lookup (delivered[q], cid)), ==,
+                           GPOINTER_TO_INT (seq));
+    }
+
+  for (guint p = 0; p < N_PEERS; p++)
+    {
+      g_hash_table_unref (acks[p]);
+      g_hash_table_unref (delivered[p]);
+      peer_free (peers[p]);
+    }
+  server_finish (server);
+  if (with_db)
+    remove_db (dir, db);
+}
+
+/* permessage-deflate compresses every frame once per recipient, so the
+ * server offers it only when asked to (#TincanServer:deflate). */
+static void
+test_deflate (void)
+{
+  for (guint enabled = 0; enabled < 2; enabled++)
+    {
+      TincanServer *server = server_start ("deflate", (gboolean) enabled, NULL);
+      g_autoptr(Peer) alice = peer_connect_full (tincan_server_get_uri (server), TRUE, TRUE);
+      g_autoptr(Peer) bob = peer_connect_full (tincan_server_get_uri (server), TRUE, TRUE);
+      g_autofree char *alice_session = peer_hello (alice, "alice");
+      g_autofree char *bob_session = peer_hello (bob, "bob");
+      g_autofree char *text = g_strnfill (2000, 'x');
+      g_autoptr(JsonObject) ack = NULL;
+      g_autoptr(JsonObject) frame = NULL;
+      GList *extensions = soup_websocket_connection_get_extensions (alice->conn);
+
+      g_assert_cmpuint (g_list_length (extensions), ==, enabled);
+      if (enabled)
+        g_assert_true (SOUP_IS_WEBSOCKET_EXTENSION_DEFLATE (extensions->data));
+
+      ack = peer_send_echoed (alice, "lobby", "deflate-1", text, "alice");
+      frame = peer_expect (bob, "message");
+      assert_message (frame, "lobby", json_object_get_int_member (ack, "seq"), "alice", text);
+
+      g_clear_pointer (&alice, peer_free);
+      g_clear_pointer (&bob, peer_free);
+      server_finish (server);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1243,6 +1388,9 @@ main (int   argc,
   g_test_add_func ("/server/persistence", test_persistence);
   g_test_add_func ("/server/binary", test_binary);
   g_test_add_func ("/server/binary-bad-arguments", test_binary_bad_arguments);
+  g_test_add_data_func ("/server/burst", GINT_TO_POINTER (FALSE), test_burst);
+  g_test_add_data_func ("/server/burst-db", GINT_TO_POINTER (TRUE), test_burst);
+  g_test_add_func ("/server/deflate", test_deflate);
 
   ret = g_test_run ();
   g_ptr_array_unref (server_log);

@@ -5,9 +5,11 @@
 
 #include <glib/gi18n-lib.h>
 #include <libsoup/soup.h>
+#include <sys/socket.h>
 
 #include "tincan-connection.h"
 #include "tincan-connection-private.h"
+#include "tincan-message-private.h"
 #include "tincan-connection-raw.h"
 #include "tincan-core-enums.h"
 #include "tincan-protocols.h"
@@ -102,6 +104,7 @@ struct _TincanConnection
   guint                    welcome_heartbeat; /* s, the dialect's liveness window; 0 = the profile's */
   gint64                   last_rx_us;
   gint64                   last_beat_us;     /* the previous heartbeat tick */
+  gboolean                 awaiting_beat;    /* a heartbeat went out, nothing received since */
   guint                    missed_beats;     /* ticks in a row with nothing received */
   gint64                   probe_deadline_us;
   gint64                   probe_start_us;
@@ -109,6 +112,15 @@ struct _TincanConnection
   gint64                   ping_sent_us;
   gint64                   clock_mono_us;
   gint64                   clock_real_us;
+
+  /* Frames received and not handled yet (IncomingFrame), oldest first.
+   * They are handled in slices of at most INCOMING_SLICE_US below GTK's
+   * redraw priority, so a flood never starves the window's frames; when
+   * more than INCOMING_MAX wait (the main loop cannot keep up), at once,
+   * which slows the reading down instead of growing the queue. */
+  GQueue                   incoming;
+  guint                    incoming_source;
+  gboolean                 handling_incoming;
 
   /* The outbox, in memory: messages not yet sent on the current socket
    * (waiting) and sent but unacknowledged (inflight), both in send order. */
@@ -151,6 +163,27 @@ delayed_frame_free (DelayedFrame *delayed)
   g_bytes_unref (delayed->payload);
   g_free (delayed);
 }
+
+/* A frame received on @ws, waiting to be handled. */
+typedef struct
+{
+  SoupWebsocketConnection  *ws;       /* not a reference: compared only */
+  GBytes                   *payload;
+  gboolean                  binary;
+} IncomingFrame;
+
+static void
+incoming_frame_free (IncomingFrame *incoming)
+{
+  g_bytes_unref (incoming->payload);
+  g_free (incoming);
+}
+
+#define INCOMING_MAX      1024
+#define INCOMING_SLICE_US 5000
+/* Below GDK_PRIORITY_REDRAW (G_PRIORITY_HIGH_IDLE + 20), without
+ * depending on GDK here. */
+#define INCOMING_PRIORITY G_PRIORITY_DEFAULT_IDLE
 
 G_DEFINE_FINAL_TYPE (TincanConnection, tincan_connection, G_TYPE_OBJECT)
 
@@ -439,6 +472,7 @@ stop_liveness (TincanConnection *self)
   self->probe_deadline_us = 0;
   self->probe_start_us = 0;
   self->ping_sent_us = 0;
+  self->awaiting_beat = FALSE;
 }
 
 /* Frames out */
@@ -730,6 +764,33 @@ watchdog_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* TRUE when the heartbeat timer ticks more often than the liveness
+ * window: every tick then re-arms the watchdog, which need not run
+ * between an answered heartbeat and the next one. */
+static gboolean
+heartbeat_drives_watchdog (TincanConnection *self)
+{
+  gint64 interval = (gint64) profile_uint (self, "heartbeat-interval") * G_USEC_PER_SEC;
+
+  return self->heartbeat_source != 0 && interval > 0 && interval < liveness_window_us (self);
+}
+
+/* Something arrived: the heartbeat in flight is answered. The watchdog
+ * is dropped when it has nothing left to watch (cheap: only the first
+ * frame after a heartbeat gets past the flag). */
+static inline void
+note_rx (TincanConnection *self)
+{
+  self->last_rx_us = g_get_monotonic_time ();
+  if (G_UNLIKELY (self->awaiting_beat))
+    {
+      self->awaiting_beat = FALSE;
+      if (self->inflight.length == 0 && self->probe_deadline_us == 0 &&
+          heartbeat_drives_watchdog (self))
+        g_clear_handle_id (&self->watchdog_source, g_source_remove);
+    }
+}
+
 /* One timer, re-armed lazily: it fires at the earliest deadline and only
  * then looks at when something last arrived, so traffic costs nothing. */
 static void
@@ -745,7 +806,12 @@ arm_watchdog (TincanConnection *self)
   if (self->ws == NULL)
     return;
 
-  if (window != 0)
+  /* With a heartbeat running, an idle link is watched only between a
+   * heartbeat and whatever answers it (see note_rx()), so an idle
+   * connection wakes up for the heartbeat alone. Unacknowledged sends
+   * are always watched. */
+  if (window != 0 &&
+      (!heartbeat_drives_watchdog (self) || self->awaiting_beat || self->inflight.length > 0))
     deadline = self->last_rx_us + window;
   if (self->probe_deadline_us != 0)
     deadline = MIN (deadline, self->probe_deadline_us);
@@ -794,6 +860,9 @@ heartbeat_cb (gpointer user_data)
         self->missed_beats = 0;
       self->last_beat_us = now;
       send_app_ping (self);
+      self->awaiting_beat = TRUE;
+      if (self->watchdog_source == 0)
+        arm_watchdog (self);
     }
 
   return G_SOURCE_CONTINUE;
@@ -1193,6 +1262,8 @@ pump_cb (gpointer user_data)
           g_queue_push_tail (&self->inflight, g_object_ref (message));
           g_signal_emit (self, signals[MESSAGE_UPDATED], 0, message);
           arm_expiry (self);
+          if (self->watchdog_source == 0)
+            arm_watchdog (self);
         }
       else
         {
@@ -1385,16 +1456,10 @@ handle_message (TincanConnection  *self,
         }
     }
 
-  message = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
-  tincan_message_set_room (message, room);
-  tincan_message_set_id (message, frame->id);
-  tincan_message_set_cid (message, frame->cid);
-  tincan_message_set_sender (message, frame->user);
-  tincan_message_set_text (message, frame->text);
-  tincan_message_set_seq (message, frame->seq);
-  tincan_message_set_timestamp (message, frame->ts);
-  tincan_message_set_local_timestamp (message, tincan_now_ms ());
-  tincan_message_set_state (message, TINCAN_MESSAGE_STATE_DELIVERED);
+  message = _tincan_message_new_full (TINCAN_MESSAGE_DIRECTION_INCOMING, room, frame->id,
+                                      frame->cid, frame->user, frame->text, frame->seq,
+                                      frame->ts, tincan_now_ms (),
+                                      TINCAN_MESSAGE_STATE_DELIVERED, NULL);
   tincan_store_save (self->store, message);
 
   g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, message);
@@ -1686,25 +1751,19 @@ handle_frame (TincanConnection  *self,
 
 /* Socket callbacks */
 
+/* Decodes and handles one received frame, if its socket is still ours. */
 static void
-on_ws_message (SoupWebsocketConnection *ws,
-               int                      type,
-               GBytes                  *payload,
-               gpointer                 user_data)
+handle_incoming (TincanConnection *self,
+                 IncomingFrame    *incoming)
 {
-  TincanConnection *self = user_data;
-  g_autoptr (GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify) tincan_frame_free);
+  g_autoptr (GPtrArray) frames = NULL;
   g_autoptr (GError) error = NULL;
-  gboolean binary = type == SOUP_WEBSOCKET_DATA_BINARY;
 
-  self->last_rx_us = g_get_monotonic_time ();
+  if (self->ws != incoming->ws)
+    return;
 
-  g_object_ref (self);
-
-  emit_frame (self, TINCAN_FRAME_DIRECTION_IN,
-              binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, payload);
-
-  if (!tincan_protocol_decode (self->protocol, binary, payload, frames, &error))
+  frames = g_ptr_array_new_with_free_func ((GDestroyNotify) tincan_frame_free);
+  if (!tincan_protocol_decode (self->protocol, incoming->binary, incoming->payload, frames, &error))
     {
       g_autoptr (GError) reported = NULL;
 
@@ -1713,10 +1772,110 @@ on_ws_message (SoupWebsocketConnection *ws,
       report_error (self, reported);
     }
 
-  for (guint i = 0; i < frames->len && self->ws == ws; i++)
+  for (guint i = 0; i < frames->len && self->ws == incoming->ws; i++)
     handle_frame (self, g_ptr_array_index (frames, i));
+}
 
+/* Handles queued frames, oldest first, until the queue is empty or
+ * @deadline_us (monotonic; 0 = no limit) has passed. */
+static void
+handle_incoming_until (TincanConnection *self,
+                       gint64            deadline_us)
+{
+  IncomingFrame *incoming;
+
+  if (self->handling_incoming)
+    return;
+
+  g_object_ref (self);
+  self->handling_incoming = TRUE;
+
+  while ((incoming = g_queue_pop_head (&self->incoming)) != NULL)
+    {
+      handle_incoming (self, incoming);
+      incoming_frame_free (incoming);
+      if (deadline_us != 0 && g_get_monotonic_time () >= deadline_us)
+        break;
+    }
+
+  self->handling_incoming = FALSE;
   g_object_unref (self);
+}
+
+static gboolean
+incoming_cb (gpointer user_data)
+{
+  TincanConnection *self = user_data;
+
+  handle_incoming_until (self, g_get_monotonic_time () + INCOMING_SLICE_US);
+
+  if (self->incoming.length > 0)
+    return G_SOURCE_CONTINUE;
+
+  self->incoming_source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* Everything received so far is handled now (the socket is about to go). */
+static void
+drain_incoming (TincanConnection *self)
+{
+  handle_incoming_until (self, 0);
+  if (self->incoming.length == 0)
+    g_clear_handle_id (&self->incoming_source, g_source_remove);
+}
+
+static void
+drop_incoming (TincanConnection *self)
+{
+  g_queue_clear_full (&self->incoming, (GDestroyNotify) incoming_frame_free);
+  g_clear_handle_id (&self->incoming_source, g_source_remove);
+}
+
+static void
+on_ws_message (SoupWebsocketConnection *ws,
+               int                      type,
+               GBytes                  *payload,
+               gpointer                 user_data)
+{
+  TincanConnection *self = user_data;
+  gboolean binary = type == SOUP_WEBSOCKET_DATA_BINARY;
+  IncomingFrame *incoming;
+
+  note_rx (self);
+
+  emit_frame (self, TINCAN_FRAME_DIRECTION_IN,
+              binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, payload);
+
+  incoming = g_new (IncomingFrame, 1);
+  incoming->ws = ws;
+  incoming->payload = g_bytes_ref (payload);
+  incoming->binary = binary;
+  g_queue_push_tail (&self->incoming, incoming);
+
+  if (self->incoming.length > INCOMING_MAX)
+    {
+      /* Not keeping up: one handled for each one read, so reading goes
+       * at the pace of handling and the queue stops growing. */
+      while (self->incoming.length > INCOMING_MAX && !self->handling_incoming)
+        {
+          IncomingFrame *oldest = g_queue_pop_head (&self->incoming);
+
+          g_object_ref (self);
+          self->handling_incoming = TRUE;
+          handle_incoming (self, oldest);
+          self->handling_incoming = FALSE;
+          incoming_frame_free (oldest);
+          g_object_unref (self);
+        }
+    }
+
+  if (self->incoming_source == 0)
+    {
+      self->incoming_source = g_idle_add_full (INCOMING_PRIORITY, incoming_cb, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->incoming_source),
+                                "[tincan] incoming frames");
+    }
 }
 
 static void
@@ -1726,7 +1885,7 @@ on_ws_pong (SoupWebsocketConnection *ws,
 {
   TincanConnection *self = user_data;
 
-  self->last_rx_us = g_get_monotonic_time ();
+  note_rx (self);
 
   if (g_signal_has_handler_pending (self, signals[FRAME], 0, FALSE))
     {
@@ -1786,6 +1945,8 @@ on_ws_closed (SoupWebsocketConnection *ws,
     }
 
   if (self->ws == ws)
+    drain_incoming (self);
+  if (self->ws == ws)
     socket_lost (self, code, reason);
 
   g_object_unref (self);
@@ -1796,11 +1957,19 @@ release_socket (TincanConnection *self,
                 gushort           code,
                 const char       *reason)
 {
-  g_autoptr (SoupWebsocketConnection) ws = g_steal_pointer (&self->ws);
-  gboolean abrupt = self->abrupt;
+  g_autoptr (SoupWebsocketConnection) ws = NULL;
+  gboolean abrupt;
 
+  /* What arrived before the end is handled before it (in order: an
+   * error frame, then the close that follows it). */
+  drain_incoming (self);
+
+  ws = g_steal_pointer (&self->ws);
+  abrupt = self->abrupt;
   self->abrupt = FALSE;
   drop_delayed (self);
+  if (!self->handling_incoming)
+    drop_incoming (self);
 
   if (ws == NULL)
     return;
@@ -1963,6 +2132,56 @@ typedef struct
   guint             generation;
 } AttemptData;
 
+/* libsoup reads the socket at G_PRIORITY_DEFAULT, and reads all that is
+ * there in one go: a flood would then starve GTK's redraws and make one
+ * long main-loop turn. Its input source goes below the redraw priority,
+ * like the handling of what it reads, and the kernel buffers less, so a
+ * turn of reading is short and a sender faster than us is slowed by TCP
+ * instead of queued here. (libsoup has no API for either; without the
+ * source found, nothing changes.) */
+#define SOCKET_RCVBUF (256 * 1024)
+
+static void
+tame_socket_input (SoupWebsocketConnection *ws)
+{
+  GIOStream *io = soup_websocket_connection_get_io_stream (ws);
+  GInputStream *input = g_io_stream_get_input_stream (io);
+  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
+  GIOStream *base = io;
+
+  if (G_IS_POLLABLE_INPUT_STREAM (input) &&
+      g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (input)))
+    {
+      g_autoptr (GSource) probe = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), NULL);
+      GSource *source = g_main_context_find_source_by_funcs_user_data (context, (GSourceFuncs *) probe->source_funcs, ws);
+
+      if (source != NULL)
+        g_source_set_priority (source, INCOMING_PRIORITY);
+      else
+        g_debug ("libsoup's input source not found: reading at its own priority");
+    }
+
+  while (base != NULL && !G_IS_SOCKET_CONNECTION (base))
+    {
+      GIOStream *next = NULL;
+
+      if (g_object_class_find_property (G_OBJECT_GET_CLASS (base), "base-io-stream") == NULL)
+        break;
+      g_object_get (base, "base-io-stream", &next, NULL);
+      if (next != NULL)
+        g_object_unref (next);  /* still owned by @base */
+      base = next;
+    }
+  if (base != NULL && G_IS_SOCKET_CONNECTION (base))
+    {
+      GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (base));
+      g_autoptr (GError) error = NULL;
+
+      if (!g_socket_set_option (socket, SOL_SOCKET, SO_RCVBUF, SOCKET_RCVBUF, &error))
+        g_debug ("cannot set the receive buffer: %s", error->message);
+    }
+}
+
 static void
 open_socket (TincanConnection        *self,
              SoupWebsocketConnection *ws)
@@ -1978,6 +2197,8 @@ open_socket (TincanConnection        *self,
 #if SOUP_CHECK_VERSION(3, 6, 0)
   soup_websocket_connection_set_keepalive_pong_timeout (ws, profile_uint (self, "heartbeat-timeout"));
 #endif
+
+  tame_socket_input (ws);
 
   g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
   g_signal_connect (ws, "pong", G_CALLBACK (on_ws_pong), self);
@@ -2693,6 +2914,9 @@ tincan_connection_dispose (GObject *object)
   g_clear_handle_id (&self->pump_source, g_source_remove);
   g_clear_handle_id (&self->sim_offline_source, g_source_remove);
   stop_liveness (self);
+  /* Not handled while being disposed: never stored, so the next session
+   * resumes from before them. */
+  drop_incoming (self);
   release_socket (self, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
   drop_delayed (self);
   if (self->sleep_subscription != 0)
@@ -2939,6 +3163,7 @@ tincan_connection_init (TincanConnection *self)
   self->last_seq = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->recent_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->recent_id_order);
+  g_queue_init (&self->incoming);
   g_queue_init (&self->waiting);
   g_queue_init (&self->inflight);
   g_queue_init (&self->awaiting_order);

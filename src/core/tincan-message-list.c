@@ -26,9 +26,13 @@ struct _TincanMessageList
   GHashTable       *by_cid;
   /* Exclusive upper bound for the next older page (0 = nothing loaded). */
   gint64            older_than_seq;
+  /* Exclusive lower bound for the next newer page, while has-newer. */
+  gint64            newer_than_seq;
   guint             flush_id;
+  gint64            last_flush_us;   /* monotonic, the previous items-changed of a batch */
 
   guint             has_more : 1;
+  guint             has_newer : 1;
   guint             loading : 1;
   guint             loaded : 1;
 };
@@ -41,6 +45,7 @@ enum {
   PROP_MAX_SIZE,
   PROP_TAIL_SIZE,
   PROP_HAS_MORE,
+  PROP_HAS_NEWER,
   PROP_LOADING,
   N_PROPS
 };
@@ -95,6 +100,17 @@ set_has_more (TincanMessageList *self,
     return;
   self->has_more = has_more;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_MORE]);
+}
+
+static void
+set_has_newer (TincanMessageList *self,
+               gboolean           has_newer)
+{
+  has_newer = !!has_newer;
+  if (self->has_newer == has_newer)
+    return;
+  self->has_newer = has_newer;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HAS_NEWER]);
 }
 
 static void
@@ -211,6 +227,47 @@ drop_oldest_pending (TincanMessageList *self,
     }
 }
 
+/* Forgets every message that arrived but is not in @items yet. */
+static void
+clear_pending (TincanMessageList *self)
+{
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  for (guint i = 0; i < self->pending->len; i++)
+    unindex_message (self, g_ptr_array_index (self->pending, i));
+  g_ptr_array_set_size (self->pending, 0);
+  g_hash_table_remove_all (self->pending_set);
+}
+
+/* Removes the @n newest items (and any unsequenced ones left at the end):
+ * the window moved up, the newest messages stay in the store and come
+ * back with load_newer(). Live messages are not appended meanwhile. */
+static void
+drop_newest (TincanMessageList *self,
+             guint              n)
+{
+  guint old_len = self->items->len;
+  guint keep;
+
+  if (n == 0)
+    return;
+
+  keep = old_len - MIN (n, old_len);
+  while (keep > 0 && tincan_message_get_seq (g_ptr_array_index (self->items, keep - 1)) <= 0)
+    keep--;
+  if (keep == 0)
+    return;
+
+  for (guint i = keep; i < old_len; i++)
+    unindex_message (self, g_ptr_array_index (self->items, i));
+  g_ptr_array_remove_range (self->items, keep, old_len - keep);
+  clear_pending (self);
+
+  self->newer_than_seq = tincan_message_get_seq (g_ptr_array_index (self->items, keep - 1));
+  set_has_newer (self, TRUE);
+
+  g_list_model_items_changed (G_LIST_MODEL (self), keep, old_len - keep, 0);
+}
+
 static gboolean
 flush_pending (gpointer user_data)
 {
@@ -224,6 +281,8 @@ flush_pending (gpointer user_data)
 
   if (self->pending->len == 0)
     return G_SOURCE_REMOVE;
+
+  self->last_flush_us = g_get_monotonic_time ();
 
   /* Trim in the same batch: what would not survive it never enters. */
   if (limit > 0 && self->pending->len > limit)
@@ -243,6 +302,33 @@ flush_pending (gpointer user_data)
     drop_oldest (self, excess);
 
   return G_SOURCE_REMOVE;
+}
+
+/* A batch shows up in the next main-loop turn; in a flood, at most every
+ * FLOOD_INTERVAL_US, so the view builds its rows at a pace it can draw
+ * (each batch costs it up to tail-size new rows). The user's own messages
+ * never wait. */
+#define FLOOD_INTERVAL_US (50 * 1000)
+
+static void
+schedule_flush (TincanMessageList *self,
+                gboolean           now)
+{
+  gint64 wait_us = self->last_flush_us + FLOOD_INTERVAL_US - g_get_monotonic_time ();
+
+  if (self->flush_id != 0 && !now)
+    return;
+
+  if (now || wait_us <= 0)
+    {
+      g_clear_handle_id (&self->flush_id, g_source_remove);
+      self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pending, self, NULL);
+    }
+  else
+    {
+      self->flush_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) ((wait_us + 999) / 1000),
+                                           flush_pending, self, NULL);
+    }
 }
 
 static gboolean
@@ -266,6 +352,11 @@ queue_message (TincanMessageList *self,
   if (g_strcmp0 (tincan_message_get_room (message), self->room) != 0)
     return;
 
+  /* The window shows older history: the message is in the store and
+   * load_newer() brings it when the window gets there. */
+  if (self->has_newer)
+    return;
+
   if (contains_message (self, message))
     return;
 
@@ -273,8 +364,7 @@ queue_message (TincanMessageList *self,
   g_hash_table_add (self->pending_set, message);
   index_message (self, message);
 
-  if (self->flush_id == 0)
-    self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_pending, self, NULL);
+  schedule_flush (self, tincan_message_is_outgoing (message));
 }
 
 static void
@@ -285,11 +375,19 @@ on_message_received (TincanMessageList *self,
   queue_message (self, message);
 }
 
+static void reset_to_latest (TincanMessageList *self);
+
 static void
 on_message_queued (TincanMessageList *self,
                    TincanMessage     *message,
                    TincanConnection  *connection)
 {
+  /* Sending from far up the history: the user wants to see it, so the
+   * window goes back to the newest messages (the send is already in the
+   * outbox, hence among them). */
+  if (self->has_newer && g_strcmp0 (tincan_message_get_room (message), self->room) == 0)
+    reset_to_latest (self);
+
   queue_message (self, message);
 }
 
@@ -405,6 +503,24 @@ load_initial (TincanMessageList *self)
     }
 }
 
+/* Replaces the window with the newest page (and the unsent messages). */
+static void
+reset_to_latest (TincanMessageList *self)
+{
+  guint removed = self->items->len;
+
+  set_loading (self, TRUE);
+  clear_pending (self);
+  g_ptr_array_set_size (self->items, 0);
+  g_hash_table_remove_all (self->by_cid);
+  self->older_than_seq = 0;
+  self->newer_than_seq = 0;
+  set_has_newer (self, FALSE);
+  load_initial (self);
+  g_list_model_items_changed (G_LIST_MODEL (self), 0, removed, self->items->len);
+  set_loading (self, FALSE);
+}
+
 static void
 tincan_message_list_constructed (GObject *object)
 {
@@ -487,6 +603,10 @@ tincan_message_list_get_property (GObject    *object,
 
     case PROP_HAS_MORE:
       g_value_set_boolean (value, self->has_more);
+      break;
+
+    case PROP_HAS_NEWER:
+      g_value_set_boolean (value, self->has_newer);
       break;
 
     case PROP_LOADING:
@@ -595,6 +715,11 @@ tincan_message_list_class_init (TincanMessageListClass *klass)
                           FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  properties[PROP_HAS_NEWER] =
+    g_param_spec_boolean ("has-newer", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   properties[PROP_LOADING] =
     g_param_spec_boolean ("loading", NULL, NULL,
                           FALSE,
@@ -650,6 +775,22 @@ tincan_message_list_get_has_more (TincanMessageList *self)
   return self->has_more;
 }
 
+gboolean
+tincan_message_list_get_has_newer (TincanMessageList *self)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_LIST (self), FALSE);
+
+  return self->has_newer;
+}
+
+gboolean
+tincan_message_list_get_loading (TincanMessageList *self)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_LIST (self), FALSE);
+
+  return self->loading;
+}
+
 guint
 tincan_message_list_load_older (TincanMessageList *self)
 {
@@ -682,6 +823,92 @@ tincan_message_list_load_older (TincanMessageList *self)
   if (added > 0)
     g_list_model_items_changed (G_LIST_MODEL (self), 0, 0, added);
 
+  /* Never the whole history in memory: paging up past max-size lets go
+   * of the newest messages instead. */
+  if (self->items->len > self->max_size)
+    drop_newest (self, self->items->len - self->max_size);
+
+  set_loading (self, FALSE);
+
+  return added;
+}
+
+guint
+tincan_message_list_load_newer (TincanMessageList *self)
+{
+  TincanStore *store;
+  g_autoptr (GPtrArray) page = NULL;
+  g_autoptr (GPtrArray) unsequenced = NULL;
+  g_autoptr (GError) error = NULL;
+  guint position;
+  guint added = 0;
+  gboolean at_end;
+
+  g_return_val_if_fail (TINCAN_IS_MESSAGE_LIST (self), 0);
+
+  store = tincan_connection_get_store (self->connection);
+  if (!self->has_newer || self->loading || store == NULL)
+    return 0;
+
+  set_loading (self, TRUE);
+
+  /* One more than a page tells whether this reaches the newest. */
+  page = tincan_store_load_page_after (store, self->room, self->newer_than_seq,
+                                       self->page_size + 1, &error);
+  if (page == NULL)
+    {
+      g_warning ("Cannot load messages of a room: %s", error->message);
+      set_loading (self, FALSE);
+      return 0;
+    }
+
+  at_end = page->len <= self->page_size;
+  if (!at_end)
+    g_ptr_array_set_size (page, self->page_size);
+
+  if (at_end)
+    {
+      unsequenced = tincan_store_load_unsequenced (store, self->room, &error);
+      if (unsequenced == NULL)
+        g_warning ("Cannot load unsent messages of a room: %s", error->message);
+      else
+        g_ptr_array_extend (page, unsequenced, (GCopyFunc) g_object_ref, NULL);
+    }
+
+  position = self->items->len;
+  for (guint i = 0; i < page->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (page, i);
+
+      if (contains_message (self, message))
+        continue;
+      g_ptr_array_add (self->items, g_object_ref (message));
+      index_message (self, message);
+      added++;
+    }
+
+  for (guint i = page->len; i > 0; i--)
+    {
+      gint64 seq = tincan_message_get_seq (g_ptr_array_index (page, i - 1));
+
+      if (seq > 0)
+        {
+          self->newer_than_seq = seq;
+          break;
+        }
+    }
+  if (at_end)
+    {
+      self->newer_than_seq = 0;
+      set_has_newer (self, FALSE);
+    }
+
+  if (added > 0)
+    g_list_model_items_changed (G_LIST_MODEL (self), position, 0, added);
+
+  if (self->items->len > self->max_size)
+    drop_oldest (self, self->items->len - self->max_size);
+
   set_loading (self, FALSE);
 
   return added;
@@ -692,7 +919,9 @@ tincan_message_list_trim_to_latest (TincanMessageList *self)
 {
   g_return_if_fail (TINCAN_IS_MESSAGE_LIST (self));
 
-  if (self->items->len > self->page_size)
+  if (self->has_newer)
+    reset_to_latest (self);
+  else if (self->items->len > self->page_size)
     drop_oldest (self, self->items->len - self->page_size);
 }
 

@@ -24,6 +24,14 @@ struct _TincanMessage
   gint64                  store_id;
   TincanMessageDirection  direction;
   TincanMessageState      state;
+
+  /* cid, room, sender or text changed since the store last took the
+   * flag: an update of the row must then write them too. */
+  gboolean                content_dirty;
+
+  TincanMessageGoneFunc   tracker;
+  gpointer                tracker_data;
+  gint64                  tracked_pk;
 };
 
 G_DEFINE_FINAL_TYPE (TincanMessage, tincan_message, G_TYPE_OBJECT)
@@ -57,6 +65,8 @@ set_string_prop (TincanMessage  *self,
 
   g_free (*field);
   *field = g_strdup (value);
+  if (prop_id == PROP_CID || prop_id == PROP_ROOM || prop_id == PROP_SENDER || prop_id == PROP_TEXT)
+    self->content_dirty = TRUE;
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop_id]);
 }
 
@@ -77,6 +87,9 @@ static void
 tincan_message_finalize (GObject *object)
 {
   TincanMessage *self = (TincanMessage *)object;
+
+  if (self->tracker != NULL)
+    self->tracker (self->tracker_data, self, self->tracked_pk);
 
   g_clear_pointer (&self->id, g_free);
   g_clear_pointer (&self->cid, g_free);
@@ -299,14 +312,9 @@ tincan_message_new_outgoing (const char *room,
 {
   g_autofree char *cid = tincan_uuid_new ();
 
-  return g_object_new (TINCAN_TYPE_MESSAGE,
-                       "direction", TINCAN_MESSAGE_DIRECTION_OUTGOING,
-                       "cid", cid,
-                       "room", room,
-                       "sender", sender,
-                       "text", text,
-                       "local-timestamp", tincan_now_ms (),
-                       NULL);
+  return _tincan_message_new_full (TINCAN_MESSAGE_DIRECTION_OUTGOING, room, NULL, cid, sender,
+                                   text, 0, 0, tincan_now_ms (), TINCAN_MESSAGE_STATE_QUEUED,
+                                   NULL);
 }
 
 const char *
@@ -552,4 +560,86 @@ _tincan_message_set_store_id (TincanMessage *self,
   g_return_if_fail (TINCAN_IS_MESSAGE (self));
 
   self->store_id = store_id;
+}
+
+/* A message with every field set at once, without a notification per
+ * field: nobody can be connected to an object that does not exist yet.
+ * For the hot paths (a frame received, a row read back); @reason is kept
+ * only for the failed state, as tincan_message_set_failed() does. */
+TincanMessage *
+_tincan_message_new_full (TincanMessageDirection  direction,
+                          const char             *room,
+                          const char             *id,
+                          const char             *cid,
+                          const char             *sender,
+                          const char             *text,
+                          gint64                  seq,
+                          gint64                  timestamp,
+                          gint64                  local_timestamp,
+                          TincanMessageState      state,
+                          const char             *reason)
+{
+  TincanMessage *self = g_object_new (TINCAN_TYPE_MESSAGE, NULL);
+
+  g_return_val_if_fail (state <= TINCAN_MESSAGE_STATE_FAILED, self);
+
+  self->direction = direction;
+  self->room = g_strdup (room);
+  self->id = g_strdup (id);
+  self->cid = g_strdup (cid);
+  self->sender = g_strdup (sender);
+  self->text = g_strdup (text);
+  self->seq = seq;
+  self->timestamp = timestamp;
+  self->local_timestamp = local_timestamp;
+  self->state = state;
+  if (state == TINCAN_MESSAGE_STATE_FAILED)
+    self->reason = g_strdup (reason);
+  self->content_dirty = TRUE;
+
+  return self;
+}
+
+void
+_tincan_message_set_tracker (TincanMessage         *self,
+                             TincanMessageGoneFunc  func,
+                             gpointer               data,
+                             gint64                 tracked_pk)
+{
+  g_return_if_fail (TINCAN_IS_MESSAGE (self));
+
+  self->tracker = func;
+  self->tracker_data = func != NULL ? data : NULL;
+  self->tracked_pk = func != NULL ? tracked_pk : 0;
+}
+
+gpointer
+_tincan_message_get_tracker_data (TincanMessage *self,
+                                  gint64        *tracked_pk)
+{
+  g_return_val_if_fail (TINCAN_IS_MESSAGE (self), NULL);
+
+  if (tracked_pk != NULL)
+    *tracked_pk = self->tracked_pk;
+  return self->tracker_data;
+}
+
+gboolean
+_tincan_message_take_content_dirty (TincanMessage *self)
+{
+  gboolean dirty;
+
+  g_return_val_if_fail (TINCAN_IS_MESSAGE (self), TRUE);
+
+  dirty = self->content_dirty;
+  self->content_dirty = FALSE;
+  return dirty;
+}
+
+void
+_tincan_message_set_content_dirty (TincanMessage *self)
+{
+  g_return_if_fail (TINCAN_IS_MESSAGE (self));
+
+  self->content_dirty = TRUE;
 }

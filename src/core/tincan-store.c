@@ -74,11 +74,13 @@ typedef enum
   STMT_ROOM_INSERT,
   STMT_INSERT,
   STMT_UPDATE,
+  STMT_UPDATE_STATE,
   STMT_FIND_CID,
   STMT_FIND_SEQ,
   STMT_SELECT_ROW,
   STMT_DELETE,
   STMT_PAGE,
+  STMT_PAGE_AFTER,
   STMT_UNSEQUENCED,
   STMT_OUTBOX,
   STMT_COUNT_OUTBOX,
@@ -110,6 +112,13 @@ static const char * const stmt_sql[N_STMTS] = {
     " sender = COALESCE (?5, sender), text = COALESCE (?6, text), ts = COALESCE (?7, ts),"
     " state = ?8, reason = ?9"
     " WHERE pk = ?1",
+  /* The same, for a message whose cid, sender and text are as stored:
+   * leaves the cid index alone. */
+  [STMT_UPDATE_STATE] =
+    "UPDATE messages SET"
+    " seq = COALESCE (?2, seq), id = COALESCE (?3, id), ts = COALESCE (?7, ts),"
+    " state = ?8, reason = ?9"
+    " WHERE pk = ?1",
   [STMT_FIND_CID] = "SELECT pk, direction FROM messages WHERE cid = ?1",
   [STMT_FIND_SEQ] = "SELECT pk FROM messages WHERE room_id = ?1 AND seq = ?2",
   [STMT_SELECT_ROW] = "SELECT " MESSAGE_COLUMNS MESSAGE_FROM "WHERE m.pk = ?1",
@@ -118,6 +127,10 @@ static const char * const stmt_sql[N_STMTS] = {
     "SELECT " MESSAGE_COLUMNS MESSAGE_FROM
     "WHERE m.room_id = ?1 AND m.seq IS NOT NULL AND m.seq < ?2"
     " ORDER BY m.seq DESC LIMIT ?3",
+  [STMT_PAGE_AFTER] =
+    "SELECT " MESSAGE_COLUMNS MESSAGE_FROM
+    "WHERE m.room_id = ?1 AND m.seq > ?2"
+    " ORDER BY m.seq LIMIT ?3",
   [STMT_UNSEQUENCED] =
     "SELECT " MESSAGE_COLUMNS MESSAGE_FROM
     "WHERE m.room_id = ?1 AND m.seq IS NULL AND m.direction = 1"
@@ -202,6 +215,7 @@ typedef struct
   TincanMessage *merged;
   gint64         pk;
   OutcomeKind    kind;
+  gboolean       content_dirty;  /* taken from the message; given back on a rollback */
 } Outcome;
 
 struct _TincanStore
@@ -243,7 +257,6 @@ struct _TincanStore
    * the rest of the app holds: pk (gint64 *) -> TincanMessage * and back.
    * Weak: an entry goes away with its object. */
   GHashTable  *live_by_pk;
-  GHashTable  *live_pks;
 
   guint        finalizing : 1;
 };
@@ -343,18 +356,16 @@ exec_simple (TincanStore  *self,
 
 /* Live objects */
 
+/* A message the store mapped to a row is gone: so is the mapping. */
 static void
-live_message_gone (gpointer  data,
-                   GObject  *where_the_object_was)
+live_message_gone (gpointer       data,
+                   TincanMessage *message,
+                   gint64         pk)
 {
   TincanStore *self = data;
-  gint64 *pk = g_hash_table_lookup (self->live_pks, where_the_object_was);
 
-  if (pk == NULL)
-    return;
-
-  g_hash_table_remove (self->live_by_pk, pk);
-  g_hash_table_remove (self->live_pks, where_the_object_was);
+  if (self->live_by_pk != NULL && g_hash_table_lookup (self->live_by_pk, &pk) == message)
+    g_hash_table_remove (self->live_by_pk, &pk);
 }
 
 static TincanMessage *
@@ -380,18 +391,19 @@ live_track (TincanStore   *self,
             TincanMessage *message,
             gint64         pk)
 {
-  gint64 *old_pk;
+  gint64 old_pk = 0;
+  gpointer owner;
 
   if (live_lookup (self, pk) != NULL)
     return;
 
-  old_pk = g_hash_table_lookup (self->live_pks, message);
-  if (old_pk != NULL)
-    g_hash_table_remove (self->live_by_pk, old_pk);
-  else
-    g_object_weak_ref (G_OBJECT (message), live_message_gone, self);
+  owner = _tincan_message_get_tracker_data (message, &old_pk);
+  if (owner != NULL && owner != self)
+    return;  /* another store's object: it stays that store's */
+  if (owner == self)
+    live_message_gone (self, message, old_pk);
 
-  g_hash_table_insert (self->live_pks, message, g_memdup2 (&pk, sizeof pk));
+  _tincan_message_set_tracker (message, live_message_gone, self, pk);
   g_hash_table_insert (self->live_by_pk, g_memdup2 (&pk, sizeof pk), message);
   _tincan_message_set_store_id (message, pk);
 }
@@ -400,14 +412,13 @@ static void
 live_untrack (TincanStore   *self,
               TincanMessage *message)
 {
-  gint64 *pk = g_hash_table_lookup (self->live_pks, message);
+  gint64 pk = 0;
 
-  if (pk == NULL)
+  if (_tincan_message_get_tracker_data (message, &pk) != self)
     return;
 
-  g_hash_table_remove (self->live_by_pk, pk);
-  g_hash_table_remove (self->live_pks, message);
-  g_object_weak_unref (G_OBJECT (message), live_message_gone, self);
+  live_message_gone (self, message, pk);
+  _tincan_message_set_tracker (message, NULL, NULL, 0);
 }
 
 /* Rows to objects */
@@ -424,24 +435,23 @@ message_from_row (TincanStore  *self,
   if (message != NULL)
     return g_object_ref (message);
 
-  message = tincan_message_new (sqlite3_column_int (stmt, 9) == TINCAN_MESSAGE_DIRECTION_OUTGOING
-                                ? TINCAN_MESSAGE_DIRECTION_OUTGOING
-                                : TINCAN_MESSAGE_DIRECTION_INCOMING);
-  tincan_message_set_room (message, (const char *) sqlite3_column_text (stmt, 1));
-  tincan_message_set_seq (message, sqlite3_column_int64 (stmt, 2));
-  tincan_message_set_id (message, (const char *) sqlite3_column_text (stmt, 3));
-  tincan_message_set_cid (message, (const char *) sqlite3_column_text (stmt, 4));
-  tincan_message_set_sender (message, (const char *) sqlite3_column_text (stmt, 5));
-  tincan_message_set_text (message, (const char *) sqlite3_column_text (stmt, 6));
-  tincan_message_set_timestamp (message, sqlite3_column_int64 (stmt, 7));
-  tincan_message_set_local_timestamp (message, sqlite3_column_int64 (stmt, 8));
-
   state = CLAMP (sqlite3_column_int (stmt, 10),
                  TINCAN_MESSAGE_STATE_QUEUED, TINCAN_MESSAGE_STATE_FAILED);
-  if (state == TINCAN_MESSAGE_STATE_FAILED)
-    tincan_message_set_failed (message, (const char *) sqlite3_column_text (stmt, 11));
-  else
-    tincan_message_set_state (message, state);
+  message = _tincan_message_new_full (sqlite3_column_int (stmt, 9) == TINCAN_MESSAGE_DIRECTION_OUTGOING
+                                      ? TINCAN_MESSAGE_DIRECTION_OUTGOING
+                                      : TINCAN_MESSAGE_DIRECTION_INCOMING,
+                                      (const char *) sqlite3_column_text (stmt, 1),
+                                      (const char *) sqlite3_column_text (stmt, 3),
+                                      (const char *) sqlite3_column_text (stmt, 4),
+                                      (const char *) sqlite3_column_text (stmt, 5),
+                                      (const char *) sqlite3_column_text (stmt, 6),
+                                      sqlite3_column_int64 (stmt, 2),
+                                      sqlite3_column_int64 (stmt, 7),
+                                      sqlite3_column_int64 (stmt, 8),
+                                      state,
+                                      (const char *) sqlite3_column_text (stmt, 11));
+  /* It is what the row holds. */
+  _tincan_message_take_content_dirty (message);
 
   live_track (self, message, pk);
 
@@ -603,6 +613,7 @@ update_row (TincanStore        *self,
             gint64              pk,
             TincanMessage      *message,
             gboolean            keep_seq,
+            gboolean            content,
             TincanMessageState  state,
             const char         *reason,
             GError            **error)
@@ -610,16 +621,19 @@ update_row (TincanStore        *self,
   g_autoptr (TincanStmt) stmt = NULL;
   int rc;
 
-  if (!(stmt = get_stmt (self, STMT_UPDATE, error)))
+  if (!(stmt = get_stmt (self, content ? STMT_UPDATE : STMT_UPDATE_STATE, error)))
     return SQLITE_ERROR;
 
   sqlite3_bind_int64 (stmt, 1, pk);
   if (!keep_seq)
     bind_int64_or_null (stmt, 2, tincan_message_get_seq (message));
   bind_text (stmt, 3, tincan_message_get_id (message));
-  bind_text (stmt, 4, tincan_message_get_cid (message));
-  bind_text (stmt, 5, tincan_message_get_sender (message));
-  bind_text (stmt, 6, tincan_message_get_text (message));
+  if (content)
+    {
+      bind_text (stmt, 4, tincan_message_get_cid (message));
+      bind_text (stmt, 5, tincan_message_get_sender (message));
+      bind_text (stmt, 6, tincan_message_get_text (message));
+    }
   bind_int64_or_null (stmt, 7, tincan_message_get_timestamp (message));
   sqlite3_bind_int (stmt, 8, state);
   bind_text (stmt, 9, state == TINCAN_MESSAGE_STATE_FAILED ? reason : NULL);
@@ -638,17 +652,18 @@ static gboolean
 update_row_or_keep_seq (TincanStore        *self,
                         gint64              pk,
                         TincanMessage      *message,
+                        gboolean            content,
                         TincanMessageState  state,
                         const char         *reason,
                         GError            **error)
 {
-  int rc = update_row (self, pk, message, FALSE, state, reason, error);
+  int rc = update_row (self, pk, message, FALSE, content, state, reason, error);
 
   if ((rc & 0xff) == SQLITE_CONSTRAINT)
     {
       g_debug ("seq %" G_GINT64_FORMAT " already stored for another message; keeping the old one",
                tincan_message_get_seq (message));
-      rc = update_row (self, pk, message, TRUE, state, reason, error);
+      rc = update_row (self, pk, message, TRUE, content, state, reason, error);
     }
 
   if (rc != SQLITE_DONE)
@@ -733,8 +748,7 @@ insert_row (TincanStore   *self,
     }
   else if ((rc & 0xff) == SQLITE_CONSTRAINT)
     {
-      /* Checked before inserting, so this is a race with another process:
-       * the row is there, which is all a duplicate needs. */
+      /* A unique index refused it: the caller finds the row it matches. */
       return TRUE;
     }
 
@@ -754,12 +768,13 @@ write_message (TincanStore   *self,
   gint64 pk;
 
   outcome->message = g_object_ref (message);
+  outcome->content_dirty = _tincan_message_take_content_dirty (message);
 
   /* The same object saved again: its row follows it. */
   if (is_live (self, message))
     {
       pk = _tincan_message_get_store_id (message);
-      if (!update_row_or_keep_seq (self, pk, message,
+      if (!update_row_or_keep_seq (self, pk, message, outcome->content_dirty,
                                    tincan_message_get_state (message),
                                    tincan_message_get_reason (message),
                                    error))
@@ -777,6 +792,18 @@ write_message (TincanStore   *self,
 
   if (!ensure_room (self, tincan_message_get_room (message), &room_id, error))
     return FALSE;
+
+  /* Most messages are new: insert first, and only when a unique index
+   * refuses (same cid, or same seq in the room) look for the row it
+   * matches. One statement per new message instead of three. */
+  if (!insert_row (self, room_id, message, &pk, error))
+    return FALSE;
+  if (pk != 0)
+    {
+      outcome->kind = OUTCOME_INSERTED;
+      outcome->pk = pk;
+      return TRUE;
+    }
 
   if (cid != NULL)
     {
@@ -803,7 +830,7 @@ write_message (TincanStore   *self,
               reason = NULL;
             }
 
-          if (!update_row_or_keep_seq (self, pk, message, state, reason, error))
+          if (!update_row_or_keep_seq (self, pk, message, TRUE, state, reason, error))
             return FALSE;
 
           outcome->kind = OUTCOME_UPDATED;
@@ -834,11 +861,10 @@ write_message (TincanStore   *self,
         }
     }
 
-  if (!insert_row (self, room_id, message, &pk, error))
-    return FALSE;
-
-  outcome->kind = pk != 0 ? OUTCOME_INSERTED : OUTCOME_DUPLICATE;
-  outcome->pk = pk;
+  /* Refused, yet neither its cid nor its seq is there: another process
+   * won a race for the row; it is there, which is all a duplicate needs. */
+  outcome->kind = OUTCOME_DUPLICATE;
+  outcome->pk = 0;
 
   return TRUE;
 }
@@ -1075,7 +1101,11 @@ flush_pending (TincanStore  *self,
 
 failed:
   for (i = 0; i < batch->len; i++)
-    outcome_clear (&outcomes[i]);
+    {
+      if (outcomes[i].message != NULL && outcomes[i].content_dirty)
+        _tincan_message_set_content_dirty (outcomes[i].message);
+      outcome_clear (&outcomes[i]);
+    }
 
   /* Rooms added in the rolled back transaction are gone again. */
   g_hash_table_remove_all (self->rooms);
@@ -1771,7 +1801,7 @@ tincan_store_finalize (GObject *object)
 {
   TincanStore *self = (TincanStore *)object;
   GHashTableIter iter;
-  gpointer key;
+  gpointer value;
 
   self->finalizing = TRUE;
 
@@ -1787,12 +1817,11 @@ tincan_store_finalize (GObject *object)
 
   close_database (self);
 
-  g_hash_table_iter_init (&iter, self->live_pks);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_object_weak_unref (key, live_message_gone, self);
+  g_hash_table_iter_init (&iter, self->live_by_pk);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    _tincan_message_set_tracker (value, NULL, NULL, 0);
 
   g_clear_pointer (&self->live_by_pk, g_hash_table_unref);
-  g_clear_pointer (&self->live_pks, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_ptr_array_unref);
   g_clear_pointer (&self->pending_set, g_hash_table_unref);
   g_clear_pointer (&self->journaled, g_ptr_array_unref);
@@ -1884,7 +1913,6 @@ tincan_store_init (TincanStore *self)
   self->record_buf = g_byte_array_sized_new (256);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->live_by_pk = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  self->live_pks = g_hash_table_new_full (NULL, NULL, NULL, g_free);
 }
 
 /* Public API */
@@ -2080,6 +2108,39 @@ tincan_store_load_page (TincanStore  *self,
 
   sqlite3_bind_int64 (stmt, 1, room_id);
   sqlite3_bind_int64 (stmt, 2, before_seq > 0 ? before_seq : G_MAXINT64);
+  sqlite3_bind_int64 (stmt, 3, limit);
+
+  return collect_rows (self, stmt, error);
+}
+
+GPtrArray *
+tincan_store_load_page_after (TincanStore  *self,
+                              const char   *room,
+                              gint64        after_seq,
+                              guint         limit,
+                              GError      **error)
+{
+  g_autoptr (TincanStmt) stmt = NULL;
+  gint64 room_id;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
+  g_return_val_if_fail (room != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!flush_pending (self, error))
+    return NULL;
+
+  if (!find_room (self, room, &room_id, error))
+    return NULL;
+
+  if (room_id == 0 || limit == 0)
+    return g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (!(stmt = get_stmt (self, STMT_PAGE_AFTER, error)))
+    return NULL;
+
+  sqlite3_bind_int64 (stmt, 1, room_id);
+  sqlite3_bind_int64 (stmt, 2, MAX (after_seq, 0));
   sqlite3_bind_int64 (stmt, 3, limit);
 
   return collect_rows (self, stmt, error);

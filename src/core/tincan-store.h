@@ -65,6 +65,13 @@ GPtrArray     *tincan_store_load_page         (TincanStore    *self,
                                                gint64          before_seq,
                                                guint           limit,
                                                GError        **error);
+/* Messages of @room with seq > @after_seq, at most @limit, OLDEST FIRST
+ * (the page below a window that was moved up). */
+GPtrArray     *tincan_store_load_page_after   (TincanStore    *self,
+                                               const char     *room,
+                                               gint64          after_seq,
+                                               guint           limit,
+                                               GError        **error);
 /* Outgoing messages of @room that have no seq yet (queued, sending, sent,
  * failed), oldest first. */
 GPtrArray     *tincan_store_load_unsequenced  (TincanStore    *self,

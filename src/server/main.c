@@ -99,6 +99,7 @@ main (int   argc,
   g_autofree char *handshake_text = NULL;
   g_autofree char *tls_cert = NULL;
   g_autofree char *tls_key = NULL;
+  gboolean deflate = FALSE;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host,
@@ -127,6 +128,8 @@ main (int   argc,
       "PEM certificate (chain): serve wss:// instead of ws://", "FILE" },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
       "PEM private key of --tls-cert (default: in the same file)", "FILE" },
+    { "deflate", 0, 0, G_OPTION_ARG_NONE, &deflate,
+      "Offer permessage-deflate (costs a compression per recipient of each frame)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
       "Print the version and exit", NULL },
     { NULL }
@@ -242,6 +245,9 @@ main (int   argc,
         return EXIT_USAGE;
       g_object_set (server, "handshake-timeout", (guint) value, NULL);
     }
+
+  if (deflate)
+    g_object_set (server, "deflate", TRUE, NULL);
 
   if (tls_key != NULL && tls_cert == NULL)
     {

@@ -28,7 +28,9 @@ void                    _tincan_server_client_handle_binary (TincanServerTestCli
                                                              gsize                   length);
 void                    _tincan_server_remove_test_client (TincanServer           *self,
                                                            TincanServerTestClient *client);
-/* Commits the pending batch and sends its acks and messages now. */
+/* Commits the pending batch and sends its acks and messages now. The
+ * ack and broadcast of a `send` otherwise wait for the server's flush,
+ * which runs in a later main-loop turn (with or without a database). */
 void                    _tincan_server_flush              (TincanServer           *self);
 
 G_END_DECLS

@@ -27,6 +27,8 @@
 #define DEFAULT_MAX_ROOMS    100
 #define DEFAULT_HANDSHAKE_S  10
 #define RETRY_AFTER_S        "5"
+/* A client corked for a flush gets at least this many frames in it. */
+#define CORK_MIN_FRAMES      2
 
 /* One accepted message as held in a room's history. Shared (refcounted)
  * between the history and a pending delivery, because a tiny history may
@@ -68,6 +70,7 @@ struct _Client
 {
   TincanServer            *server;
   SoupWebsocketConnection *conn;    /* NULL for a test client */
+  GSocket                 *socket;  /* conn's TCP socket, NULL for a test client */
   GPtrArray               *replies; /* a test client's sent text, owned */
   char                    *peer;
   char                    *user;
@@ -80,6 +83,7 @@ struct _Client
   gulong                   message_id;
   gulong                   closed_id;
   gulong                   error_id;
+  guint                    batch_frames; /* frames for it in the flush being sent */
 };
 
 /* A reply that must wait until the batch it belongs to is committed. */
@@ -104,6 +108,7 @@ struct _TincanServer
   guint          max_clients;
   guint          max_rooms;
   guint          handshake_timeout;
+  gboolean       deflate;
 
   SoupServer    *soup;
   GHashTable    *handshakes; /* SoupServerMessage* → Handshake*, owned */
@@ -127,6 +132,7 @@ struct _TincanServer
   GPtrArray     *pending_inserts; /* Msg* (ref) */
   GPtrArray     *pending_msg_deletes; /* Msg* (ref) */
   GPtrArray     *pending_cid_deletes; /* char* */
+  GPtrArray     *batch_clients;   /* Client* with batch_frames > 0, borrowed */
   guint          flush_id;
 };
 
@@ -145,6 +151,7 @@ enum
   PROP_MAX_CLIENTS,
   PROP_MAX_ROOMS,
   PROP_HANDSHAKE_TIMEOUT,
+  PROP_DEFLATE,
   PROP_PORT,
   PROP_URI,
   PROP_N_CLIENTS,
@@ -1108,6 +1115,7 @@ client_free (Client *client)
   g_clear_signal_handler (&client->closed_id, client->conn);
   g_clear_signal_handler (&client->error_id, client->conn);
   g_clear_object (&client->conn);
+  g_clear_object (&client->socket);
   g_clear_pointer (&client->replies, g_ptr_array_unref);
   g_clear_pointer (&client->rooms, g_hash_table_unref);
   g_free (client->peer);
@@ -1141,6 +1149,7 @@ server_remove_client (TincanServer *self,
       if (pending->client == client)
         pending->client = NULL;
     }
+  g_ptr_array_remove_fast (self->batch_clients, client);
 
   g_hash_table_remove (self->clients, client);
   g_signal_emit (self, signals[CLIENT_COUNT_CHANGED], 0, g_hash_table_size (self->clients));
@@ -1290,6 +1299,7 @@ on_websocket (SoupServer              *server,
   client = g_new0 (Client, 1);
   client->server = self;
   client->conn = g_object_ref (conn);
+  client->socket = socket != NULL ? g_object_ref (socket) : NULL;
   client->rooms = g_hash_table_new (g_str_hash, g_str_equal);
 
   if (G_IS_INET_SOCKET_ADDRESS (address))
@@ -1330,18 +1340,48 @@ flush_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Everything accepted in one main-loop turn is committed (with a
+ * database) and sent in one flush, so a burst goes out in a few large
+ * writes per client rather than one write per frame and recipient.
+ * Without a database nothing waits for a commit: the flush runs in the
+ * next turn even while input keeps coming. With one it runs when input
+ * pauses, so a busy server commits (and fsyncs) larger batches. */
 static void
 server_schedule_flush (TincanServer *self)
 {
-  /* Without a database nothing needs committing: deliver at once. */
-  if (self->db == NULL)
-    {
-      server_flush (self);
-      return;
-    }
+  GSource *source;
 
-  if (self->flush_id == 0)
-    self->flush_id = g_idle_add (flush_cb, self);
+  if (self->flush_id != 0)
+    return;
+
+  source = g_idle_source_new ();
+  g_source_set_priority (source, self->db == NULL ? G_PRIORITY_DEFAULT : G_PRIORITY_DEFAULT_IDLE);
+  g_source_set_callback (source, flush_cb, self, NULL);
+  g_source_set_static_name (source, "[tincan-server] flush");
+  self->flush_id = g_source_attach (source, NULL);
+  g_source_unref (source);
+}
+
+static void
+server_count_batch_frame (TincanServer *self,
+                          Client       *client)
+{
+  if (client->batch_frames++ == 0)
+    g_ptr_array_add (self->batch_clients, client);
+}
+
+/* TCP_CORK holds a client's frames back until uncorked, so the kernel
+ * sends them in full segments instead of one small segment (and one
+ * wake-up of the peer) per frame: with hundreds of clients, per-frame
+ * segments are most of the cost of a broadcast. */
+static void
+client_set_corked (Client  *client,
+                   gboolean corked)
+{
+#ifdef TCP_CORK
+  if (client->socket != NULL)
+    g_socket_set_option (client->socket, IPPROTO_TCP, TCP_CORK, corked ? 1 : 0, NULL);
+#endif
 }
 
 static void
@@ -1387,6 +1427,33 @@ server_flush (TincanServer *self)
       Pending *pending = g_ptr_array_index (batch, i);
 
       if (pending->client != NULL)
+        server_count_batch_frame (self, pending->client);
+
+      if (pending->msg != NULL)
+        {
+          Room *room = g_hash_table_lookup (self->rooms, pending->msg->room);
+
+          for (guint j = 0; j < room->members->len; j++)
+            server_count_batch_frame (self, g_ptr_array_index (room->members, j));
+        }
+    }
+
+  for (guint i = 0; i < self->batch_clients->len; i++)
+    {
+      Client *client = g_ptr_array_index (self->batch_clients, i);
+
+      if (client->batch_frames >= CORK_MIN_FRAMES && client_is_open (client))
+        client_set_corked (client, TRUE);
+      else
+        client->batch_frames = 0;
+    }
+
+  /* Each message is encoded once; every recipient gets the same text. */
+  for (guint i = 0; i < batch->len; i++)
+    {
+      Pending *pending = g_ptr_array_index (batch, i);
+
+      if (pending->client != NULL)
         client_send_frame (pending->client, pending->ack);
 
       if (pending->msg != NULL)
@@ -1397,6 +1464,16 @@ server_flush (TincanServer *self)
           room_broadcast (room, frame, NULL);
         }
     }
+
+  for (guint i = 0; i < self->batch_clients->len; i++)
+    {
+      Client *client = g_ptr_array_index (self->batch_clients, i);
+
+      if (client->batch_frames > 0)
+        client_set_corked (client, FALSE);
+      client->batch_frames = 0;
+    }
+  g_ptr_array_set_size (self->batch_clients, 0);
 }
 
 /* GObject */
@@ -1423,6 +1500,7 @@ tincan_server_dispose (GObject *object)
   g_clear_pointer (&self->pending_inserts, g_ptr_array_unref);
   g_clear_pointer (&self->pending_msg_deletes, g_ptr_array_unref);
   g_clear_pointer (&self->pending_cid_deletes, g_ptr_array_unref);
+  g_clear_pointer (&self->batch_clients, g_ptr_array_unref);
 
   g_clear_pointer (&self->insert_msg, sqlite3_finalize);
   g_clear_pointer (&self->insert_cid, sqlite3_finalize);
@@ -1497,6 +1575,10 @@ tincan_server_get_property (GObject    *object,
 
     case PROP_HANDSHAKE_TIMEOUT:
       g_value_set_uint (value, self->handshake_timeout);
+      break;
+
+    case PROP_DEFLATE:
+      g_value_set_boolean (value, self->deflate);
       break;
 
     case PROP_PORT:
@@ -1597,6 +1679,14 @@ tincan_server_set_property (GObject      *object,
       set_uint_prop (self, &self->handshake_timeout, g_value_get_uint (value), prop_id);
       break;
 
+    case PROP_DEFLATE:
+      if (self->deflate != g_value_get_boolean (value))
+        {
+          self->deflate = g_value_get_boolean (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1667,6 +1757,13 @@ tincan_server_class_init (TincanServerClass *klass)
                        0, 3600, DEFAULT_HANDSHAKE_S,
                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
+  /* Offer permessage-deflate (RFC 7692). Off by default: each frame is
+   * compressed once per recipient, which a broadcast pays per member. */
+  properties[PROP_DEFLATE] =
+    g_param_spec_boolean ("deflate", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
   properties[PROP_PORT] =
     g_param_spec_uint ("port", NULL, NULL,
                        0, G_MAXUINT16, 0,
@@ -1710,6 +1807,7 @@ tincan_server_init (TincanServer *self)
   self->pending_inserts = g_ptr_array_new_with_free_func (msg_unref);
   self->pending_msg_deletes = g_ptr_array_new_with_free_func (msg_unref);
   self->pending_cid_deletes = g_ptr_array_new_with_free_func (g_free);
+  self->batch_clients = g_ptr_array_new ();
 }
 
 TincanServer *
@@ -1791,6 +1889,12 @@ tincan_server_listen (TincanServer  *self,
   g_signal_connect_object (soup, "request-started", G_CALLBACK (on_request_started), self, 0);
   g_signal_connect_object (soup, "request-finished", G_CALLBACK (on_request_done), self, 0);
   g_signal_connect_object (soup, "request-aborted", G_CALLBACK (on_request_done), self, 0);
+  /* SoupServer offers permessage-deflate by default. It compresses each
+   * frame separately for each recipient (every connection has its own
+   * zlib stream), so a broadcast costs a deflate per member: at a few
+   * hundred clients that was most of the server's time. Opt-in. */
+  if (!self->deflate)
+    soup_server_remove_websocket_extension (soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   soup_server_add_early_handler (soup, "/ws", on_early_request, self, NULL);
   soup_server_add_websocket_handler (soup, "/ws", NULL, (char **) protocols,
                                      on_websocket, self, NULL);

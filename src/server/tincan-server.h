@@ -24,7 +24,9 @@ G_DECLARE_FINAL_TYPE (TincanServer, tincan_server, TINCAN, SERVER, GObject)
  *   (uint, rooms per connection, lobby included, default 100, 0 = unlimited;
  *   over it: error "too_many_rooms"), handshake-timeout (uint s, default 10,
  *   0 = none: a connection that has not completed its HTTP request — the
- *   WebSocket upgrade — in time is shut down).
+ *   WebSocket upgrade — in time is shut down), deflate (boolean, default
+ *   FALSE: offer permessage-deflate; it costs a compression per recipient
+ *   of every broadcast frame).
  * Read-only: port (uint), uri (string, "ws://HOST:PORT/ws" or "wss://…").
  * Signals: "client-count-changed" (uint). */
 TincanServer *tincan_server_new         (void);

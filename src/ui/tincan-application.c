@@ -386,15 +386,39 @@ load_profiles (TincanApplication *self)
     }
 }
 
+/* TINCAN_EXIT_AFTER_FIRST_FRAME=1 (the startup benchmark): print the
+ * monotonic time when the main window has drawn its first frame, then quit. */
+static void
+on_first_frame (GdkFrameClock *clock,
+                gpointer       user_data)
+{
+  g_print ("first-frame %" G_GINT64_FORMAT "\n", g_get_monotonic_time ());
+  g_signal_handlers_disconnect_by_func (clock, on_first_frame, user_data);
+  g_application_quit (G_APPLICATION (user_data));
+}
+
+static void
+on_window_realize (GtkWidget *window,
+                   gpointer   user_data)
+{
+  g_signal_connect_object (gtk_widget_get_frame_clock (window), "after-paint",
+                           G_CALLBACK (on_first_frame), user_data, 0);
+}
+
 static TincanWindow *
 ensure_window (TincanApplication *self)
 {
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  TincanWindow *created;
 
   if (TINCAN_IS_WINDOW (window))
     return TINCAN_WINDOW (window);
 
-  return tincan_window_new (GTK_APPLICATION (self), G_LIST_MODEL (self->sessions), self->settings);
+  created = tincan_window_new (GTK_APPLICATION (self), G_LIST_MODEL (self->sessions), self->settings);
+  if (g_strcmp0 (g_getenv ("TINCAN_EXIT_AFTER_FIRST_FRAME"), "1") == 0)
+    g_signal_connect_object (created, "realize", G_CALLBACK (on_window_realize), self, 0);
+
+  return created;
 }
 
 static void

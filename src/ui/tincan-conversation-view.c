@@ -46,6 +46,7 @@ struct _TincanConversationView
 
   guint              unseen;
   guint              load_older_id;
+  guint              load_newer_id;
   guint              scroll_id;
   guint              scroll_tick_id;
 
@@ -207,14 +208,35 @@ load_older_idle (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+load_newer_idle (gpointer user_data)
+{
+  TincanConversationView *self = user_data;
+
+  self->load_newer_id = 0;
+  tincan_message_list_load_newer (self->model);
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_value_changed (TincanConversationView *self,
                   GtkAdjustment          *adjustment)
 {
+  gboolean has_newer;
+
   if (self->scrolling)
     return;
 
-  set_sticky (self, compute_at_bottom (self));
+  /* The bottom of a window that was paged up is not the newest message. */
+  has_newer = tincan_message_list_get_has_newer (self->model);
+  set_sticky (self, compute_at_bottom (self) && !has_newer);
+
+  if (has_newer &&
+      gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment) * 1.5 >=
+      gtk_adjustment_get_upper (adjustment) &&
+      self->load_newer_id == 0)
+    self->load_newer_id = g_idle_add (load_newer_idle, self);
 
   if (gtk_adjustment_get_value (adjustment) <= gtk_adjustment_get_page_size (adjustment) / 2 &&
       gtk_adjustment_get_upper (adjustment) > gtk_adjustment_get_page_size (adjustment) &&
@@ -245,6 +267,10 @@ on_items_changed (TincanConversationView *self,
                   GListModel             *model)
 {
   guint n = g_list_model_get_n_items (model);
+
+  /* History paged in, not new messages. */
+  if (tincan_message_list_get_loading (self->model))
+    return;
 
   /* Appended at the bottom: new messages. */
   if (added > 0 && position + added == n)
@@ -387,9 +413,11 @@ unbind_row (GtkSignalListItemFactory *factory,
 {
   RowContext *context = g_object_get_data (G_OBJECT (item), "tincan-row-context");
 
+  /* The row keeps its message: GTK 4.8 unbinds and binds every row whose
+   * position shifts (each page of history paged in above them), and
+   * binding the same message again is then free. */
   if (context != NULL)
-    context->message = context->previous = NULL;
-  tincan_message_row_set_message (TINCAN_MESSAGE_ROW (gtk_list_item_get_child (item)), NULL);
+    context->previous = context;  /* unknown: recomputed on the next bind */
 }
 
 static void
@@ -610,6 +638,7 @@ tincan_conversation_view_dispose (GObject *object)
   TincanConversationView *self = TINCAN_CONVERSATION_VIEW (object);
 
   g_clear_handle_id (&self->load_older_id, g_source_remove);
+  g_clear_handle_id (&self->load_newer_id, g_source_remove);
   g_clear_handle_id (&self->scroll_id, g_source_remove);
   if (self->scroll_tick_id != 0)
     {

@@ -125,11 +125,24 @@ struct _TincanInspectorPane
   GtkListItemFactory  *delta_factory;
   GtkListItemFactory  *since_start_factory;
 
-  guint                follow_tick_id;
+  /* See "Publication and following". */
+  guint                tick_id;
+  guint                wait_id;
+  guint                fallback_id;
+  GdkFrameClock       *measured_clock;
+  gulong               after_paint_id;
+  gint64               tick_start;
+  gint64               next_publish;
+  gint64               batch_work_us;
   gint64               follow_frame;
+  guint                n_rows;
 
   guint                stick_to_bottom : 1;
-  guint                settling : 1;
+  guint                follow_pending : 1;
+  guint                publish_requested : 1;
+  guint                count_dirty : 1;
+  guint                frame_has_work : 1;
+  guint                batch_open : 1;
   guint                viewing_import : 1;
   guint                relative_to_start : 1;
 };
@@ -148,14 +161,14 @@ static GParamSpec *properties[N_PROPS];
 G_DEFINE_FINAL_TYPE (TincanInspectorPane, tincan_inspector_pane, GTK_TYPE_WIDGET)
 
 
-/* TincanFrameBatcher: the frame log as the view sees it, updated at most
- * BATCH_INTERVAL_MS apart. GtkListView (4.8) builds widgets for the rows
- * near its anchor on every items-changed, so at 10 000 frames/s updating
- * on every main-loop turn would spend the whole turn building rows. The
- * log only ever drops records at the front and adds them at the end, so
- * the batcher keeps its own ring of references and replays both at once. */
-
-#define BATCH_INTERVAL_MS 100
+/* TincanFrameBatcher: the frame log as the view sees it, changed only when
+ * the pane publishes (see "Publication" below). GtkListView (4.8) rebinds
+ * or rebuilds the rows near its anchor on every items-changed, so at 10 000
+ * frames/s following the log on every main-loop turn would spend the whole
+ * turn on rows nobody can read. The log only ever drops records at the
+ * front and adds them at the end, so the batcher keeps its own ring of
+ * references and replays both at once: one items-changed for the records
+ * dropped at the front, one for those added at the end. */
 
 struct _TincanFrameBatcher
 {
@@ -168,9 +181,10 @@ struct _TincanFrameBatcher
   guint        length;
   GPtrArray   *pending;
   guint        pending_removed;
-  guint        flush_id;
-  gint64       last_flush;
-  gint64       next_flush;
+
+  /* Told when something is pending (the pane schedules a publication). */
+  void       (*pending_func) (gpointer data);
+  gpointer     pending_data;
 };
 
 static GType
@@ -190,11 +204,13 @@ tincan_frame_batcher_get_item (GListModel *model,
                                guint       position)
 {
   TincanFrameBatcher *self = TINCAN_FRAME_BATCHER (model);
+  guint k;
 
   if (position >= self->length)
     return NULL;
 
-  return g_object_ref (self->ring[(self->head + position) % self->capacity]);
+  k = self->head + position;
+  return g_object_ref (self->ring[k >= self->capacity ? k - self->capacity : k]);
 }
 
 static void
@@ -216,7 +232,7 @@ batcher_drop_front (TincanFrameBatcher *self,
     {
       g_object_unref (self->ring[self->head]);
       self->ring[self->head] = NULL;
-      self->head = (self->head + 1) % self->capacity;
+      self->head = self->head + 1 == self->capacity ? 0 : self->head + 1;
       self->length--;
     }
 }
@@ -225,6 +241,8 @@ static void
 batcher_push (TincanFrameBatcher *self,
               gpointer            item)
 {
+  guint k;
+
   if (self->length == self->capacity)
     {
       guint capacity = MAX (64, self->capacity * 2);
@@ -238,31 +256,33 @@ batcher_push (TincanFrameBatcher *self,
       self->head = 0;
     }
 
-  self->ring[(self->head + self->length) % self->capacity] = item;
+  k = self->head + self->length;
+  self->ring[k >= self->capacity ? k - self->capacity : k] = item;
   self->length++;
 }
 
-static void
-tincan_frame_batcher_flush (TincanFrameBatcher *self)
+static gboolean
+tincan_frame_batcher_has_pending (TincanFrameBatcher *self)
+{
+  return self->pending_removed > 0 || self->pending->len > 0;
+}
+
+/* Publishes what is pending, but at most @max_added of the records added
+ * (the oldest); FALSE if nothing was pending. */
+static gboolean
+tincan_frame_batcher_flush (TincanFrameBatcher *self,
+                            guint               max_added)
 {
   guint removed = self->pending_removed;
-  guint added = self->pending->len;
+  guint added = MIN (self->pending->len, max_added);
 
-  gint64 start = g_get_monotonic_time ();
-
-  g_clear_handle_id (&self->flush_id, g_source_remove);
-  self->last_flush = start;
-  self->next_flush = start + BATCH_INTERVAL_MS * 1000;
   if (removed == 0 && added == 0)
-    return;
+    return FALSE;
 
   batcher_drop_front (self, removed);
-  {
-    g_autofree gpointer *items = g_ptr_array_steal (self->pending, NULL);
-
-    for (guint i = 0; i < added; i++)
-      batcher_push (self, items[i]);
-  }
+  for (guint i = 0; i < added; i++)
+    batcher_push (self, g_object_ref (g_ptr_array_index (self->pending, i)));
+  g_ptr_array_remove_range (self->pending, 0, added);
   self->pending_removed = 0;
 
   if (removed > 0)
@@ -270,23 +290,7 @@ tincan_frame_batcher_flush (TincanFrameBatcher *self)
   if (added > 0)
     g_list_model_items_changed (G_LIST_MODEL (self), self->length - added, 0, added);
 
-  g_debug ("batch: -%u +%u rows in %" G_GINT64_FORMAT " µs", removed, added,
-           g_get_monotonic_time () - start);
-
-  /* The view rebuilt its rows in there; leave it at least three times as
-   * long to draw and to answer the user before the next batch. */
-  self->next_flush = MAX (self->next_flush, g_get_monotonic_time () + 3 * (g_get_monotonic_time () - start));
-}
-
-static gboolean
-flush_cb (gpointer user_data)
-{
-  TincanFrameBatcher *self = user_data;
-
-  self->flush_id = 0;
-  tincan_frame_batcher_flush (self);
-
-  return G_SOURCE_REMOVE;
+  return TRUE;
 }
 
 static void
@@ -295,7 +299,6 @@ batcher_resync (TincanFrameBatcher *self)
   guint old_length = self->length;
   guint n = self->source != NULL ? g_list_model_get_n_items (self->source) : 0;
 
-  g_clear_handle_id (&self->flush_id, g_source_remove);
   g_ptr_array_set_size (self->pending, 0);
   self->pending_removed = 0;
   batcher_drop_front (self, self->length);
@@ -313,8 +316,6 @@ on_source_items_changed (GListModel         *source,
                          guint               added,
                          TincanFrameBatcher *self)
 {
-  gint64 wait_us;
-
   if (removed > 0)
     {
       guint shown_left = self->length - self->pending_removed;
@@ -330,6 +331,7 @@ on_source_items_changed (GListModel         *source,
         self->pending_removed += removed;
       else
         {
+          /* Dropped before it was ever shown. */
           self->pending_removed = self->length;
           g_ptr_array_remove_range (self->pending, 0, MIN (removed - shown_left, self->pending->len));
         }
@@ -338,14 +340,8 @@ on_source_items_changed (GListModel         *source,
   for (guint i = 0; i < added; i++)
     g_ptr_array_add (self->pending, g_list_model_get_item (source, position + i));
 
-  if (self->flush_id != 0)
-    return;
-
-  wait_us = self->next_flush - g_get_monotonic_time ();
-  if (wait_us <= 0)
-    self->flush_id = g_idle_add (flush_cb, self);
-  else
-    self->flush_id = g_timeout_add ((guint) (wait_us / 1000) + 1, flush_cb, self);
+  if (tincan_frame_batcher_has_pending (self) && self->pending_func != NULL)
+    self->pending_func (self->pending_data);
 }
 
 static void
@@ -365,7 +361,6 @@ tincan_frame_batcher_dispose (GObject *object)
 {
   TincanFrameBatcher *self = TINCAN_FRAME_BATCHER (object);
 
-  g_clear_handle_id (&self->flush_id, g_source_remove);
   if (self->source != NULL)
     g_signal_handlers_disconnect_by_func (self->source, on_source_items_changed, self);
   g_clear_object (&self->source);
@@ -656,6 +651,36 @@ pane_from_factory (GtkListItemFactory *factory)
   return g_object_get_data (G_OBJECT (factory), "pane");
 }
 
+/* GtkSignalListItemFactory (4.8) unbinds and binds a row again whenever
+ * only its position changes, which every eviction at the front does to
+ * every row. A cell remembers the record (and, for the delta, the record
+ * before it) it shows, and skips the work when nothing changed. The
+ * references keep the pointers from being reused by new records. */
+static gboolean
+cell_shows (GtkWidget         *label,
+            TincanFrameRecord *record,
+            TincanFrameRecord *previous)
+{
+  static GQuark record_quark, previous_quark;
+
+  if (record_quark == 0)
+    {
+      record_quark = g_quark_from_static_string ("tincan-inspector-record");
+      previous_quark = g_quark_from_static_string ("tincan-inspector-previous");
+    }
+
+  if (g_object_get_qdata (G_OBJECT (label), record_quark) == record &&
+      g_object_get_qdata (G_OBJECT (label), previous_quark) == previous)
+    return TRUE;
+
+  g_object_set_qdata_full (G_OBJECT (label), record_quark, g_object_ref (record), g_object_unref);
+  if (previous != NULL)
+    g_object_set_qdata_full (G_OBJECT (label), previous_quark, g_object_ref (previous), g_object_unref);
+  else
+    g_object_set_qdata (G_OBJECT (label), previous_quark, NULL);
+  return FALSE;
+}
+
 static void
 setup_label (GtkSignalListItemFactory *factory,
              GtkListItem              *item,
@@ -726,6 +751,9 @@ bind_time (GtkSignalListItemFactory *factory,
   TincanFrameRecord *record = gtk_list_item_get_item (item);
   char buf[32];
 
+  if (cell_shows (gtk_list_item_get_child (item), record, NULL))
+    return;
+
   format_clock (buf, sizeof buf, tincan_frame_record_get_time (record));
   gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (item)), buf);
 }
@@ -738,17 +766,18 @@ bind_delta (GtkSignalListItemFactory *factory,
   TincanInspectorPane *self = pane_from_factory (GTK_LIST_ITEM_FACTORY (factory));
   TincanFrameRecord *record = gtk_list_item_get_item (item);
   guint position = gtk_list_item_get_position (item);
+  g_autoptr (TincanFrameRecord) previous = NULL;
   gint64 delta = -1;
   char buf[32];
 
   if (position > 0 && position != GTK_INVALID_LIST_POSITION)
-    {
-      g_autoptr (TincanFrameRecord) previous =
-        g_list_model_get_item (G_LIST_MODEL (self->filter_model), position - 1);
+    previous = g_list_model_get_item (G_LIST_MODEL (self->filter_model), position - 1);
 
-      if (previous != NULL)
-        delta = MAX (0, tincan_frame_record_get_time (record) - tincan_frame_record_get_time (previous));
-    }
+  if (cell_shows (gtk_list_item_get_child (item), record, previous))
+    return;
+
+  if (previous != NULL)
+    delta = MAX (0, tincan_frame_record_get_time (record) - tincan_frame_record_get_time (previous));
 
   format_delta (buf, sizeof buf, delta);
   gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (item)), buf);
@@ -798,6 +827,9 @@ bind_direction (GtkSignalListItemFactory *factory,
   GtkWidget *label = gtk_list_item_get_child (item);
   gboolean in = tincan_frame_record_get_direction (record) == TINCAN_FRAME_DIRECTION_IN;
 
+  if (cell_shows (label, record, NULL))
+    return;
+
   /* Translators: direction of a frame, with an arrow: received */
   gtk_label_set_text (GTK_LABEL (label), in ? _("↓ In") : _("↑ Out"));
   if (in)
@@ -821,6 +853,9 @@ bind_opcode (GtkSignalListItemFactory *factory,
   GtkWidget *label = gtk_list_item_get_child (item);
   TincanOpcode opcode = tincan_frame_record_get_opcode (record);
 
+  if (cell_shows (label, record, NULL))
+    return;
+
   gtk_label_set_text (GTK_LABEL (label), tincan_frame_record_get_opcode_name (record));
   if (opcode == TINCAN_OPCODE_CLOSE)
     gtk_widget_add_css_class (label, "warning");
@@ -835,6 +870,9 @@ bind_size (GtkSignalListItemFactory *factory,
 {
   TincanFrameRecord *record = gtk_list_item_get_item (item);
   char buf[32];
+
+  if (cell_shows (gtk_list_item_get_child (item), record, NULL))
+    return;
 
   g_snprintf (buf, sizeof buf, "%" G_GSIZE_FORMAT, tincan_frame_record_get_size (record));
   gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (item)), buf);
@@ -911,6 +949,9 @@ bind_preview (GtkSignalListItemFactory *factory,
 {
   TincanFrameRecord *record = gtk_list_item_get_item (item);
   char buf[PREVIEW_MAX_BYTES + 16];
+
+  if (cell_shows (gtk_list_item_get_child (item), record, NULL))
+    return;
 
   format_preview (record, buf, sizeof buf);
   gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (item)), buf);
@@ -1155,7 +1196,8 @@ static void
 update_count (TincanInspectorPane *self)
 {
   guint shown = g_list_model_get_n_items (G_LIST_MODEL (self->filter_model));
-  guint total = g_list_model_get_n_items (G_LIST_MODEL (self->shown_log));
+  /* What the view has, which may lag the log by one publication. */
+  guint total = g_list_model_get_n_items (G_LIST_MODEL (self->batcher));
   guint pending = tincan_frame_log_get_n_pending (self->shown_log);
   guint64 evicted = tincan_frame_log_get_n_evicted (self->shown_log);
   char buf[160];
@@ -1178,6 +1220,49 @@ update_count (TincanInspectorPane *self)
   gtk_label_set_text (self->count_label, buf);
 }
 
+/* Publication and following
+ *
+ * The batcher's pending records reach the view on a tick of the pane's
+ * frame clock, right before layout and paint: at most one batch (one
+ * items-changed for the records gone at the front, one for those added at
+ * the end) per frame, however many frames arrived.
+ *
+ * Following the newest frame: GtkListView (4.8) keeps its ~200 rows around
+ * an anchor item, and only moves the anchor when the adjustment's value is
+ * set from outside its own layout (it blocks its handler while it sets the
+ * adjustment itself). So the view is scrolled to the bottom on the tick of
+ * the frame after a batch, once the batch's height is known: the anchor
+ * goes to the newest row and the rows are recycled there. Setting the value
+ * from notify::upper instead (inside the list's layout) moves the scroll
+ * position but leaves the anchor and its rows behind, and each eviction at
+ * the front then destroys and rebuilds all of them.
+ *
+ * A batch costs the rows it rebinds (at most those ~200) and their layout,
+ * measured from the batch's tick to the end of the frame that followed it;
+ * the next batch waits at least PUBLISH_IDLE_FACTOR times that, at most
+ * PUBLISH_MAX_INTERVAL_MS, so the main loop stays free for input and the
+ * sockets. Nothing is published while the pane is not mapped; the batcher
+ * only holds references then, bounded by the log's capacity.
+ *
+ * GTK 4.8 also puts the list's focus and selection trackers on row 0 when
+ * its model goes from empty to non-empty, and they stay there: each
+ * eviction at the front then destroys and rebuilds that row, which resizes
+ * every cell of every column. Setting the model again leaves them unset
+ * (until the user focuses or selects a row, which puts them elsewhere). */
+
+#define PUBLISH_IDLE_FACTOR       3
+#define PUBLISH_MAX_INTERVAL_MS   250
+/* Building a row costs several times rebinding one: while the view has
+ * fewer records than the rows the list keeps (~200), add at most this
+ * many per frame. */
+#define PUBLISH_RAMP_ROWS         256
+#define PUBLISH_RAMP_STEP         16
+/* If the frame clock does not tick (a window that is not drawn), publish
+ * anyway after this long so the model does not go stale. */
+#define PUBLISH_FALLBACK_MS       1000
+
+static void schedule_tick (TincanInspectorPane *self);
+
 static void
 scroll_to_bottom (TincanInspectorPane *self)
 {
@@ -1187,41 +1272,28 @@ scroll_to_bottom (TincanInspectorPane *self)
                             gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
 }
 
-static gboolean
-follow_on_tick (GtkWidget     *widget,
-                GdkFrameClock *frame_clock,
-                gpointer       user_data)
-{
-  TincanInspectorPane *self = TINCAN_INSPECTOR_PANE (widget);
-
-  /* Ticks come before layout: wait for the frame that laid out the change. */
-  if (gdk_frame_clock_get_frame_counter (frame_clock) < self->follow_frame + 2)
-    return G_SOURCE_CONTINUE;
-
-  self->follow_tick_id = 0;
-  self->settling = FALSE;
-  if (self->stick_to_bottom)
-    scroll_to_bottom (self);
-
-  return G_SOURCE_REMOVE;
-}
-
 static void
 on_frames_changed (TincanInspectorPane *self)
 {
+  GdkFrameClock *frame_clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->filter_model));
+
+  /* The list has handled this change already (its selection model was
+   * connected first): see "Publication and following" on row 0. */
+  if (self->n_rows == 0 && n > 0)
+    {
+      gtk_column_view_set_model (self->column_view, NULL);
+      gtk_column_view_set_model (self->column_view, GTK_SELECTION_MODEL (self->selection));
+    }
+  self->n_rows = n;
+
   update_count (self);
 
-  /* At capacity the rows at the front go as new ones come: the view keeps
-   * its anchor row and so drifts up. Until the next frame, its own scrolling
-   * is not the user's; then it goes back to the newest row. */
   if (self->stick_to_bottom)
     {
-      GdkFrameClock *frame_clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
-
-      self->settling = TRUE;
+      self->follow_pending = TRUE;
       self->follow_frame = frame_clock != NULL ? gdk_frame_clock_get_frame_counter (frame_clock) : 0;
-      if (self->follow_tick_id == 0)
-        self->follow_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), follow_on_tick, NULL, NULL);
+      schedule_tick (self);
     }
 }
 
@@ -1231,19 +1303,226 @@ on_vadjustment_value_changed (GtkAdjustment       *adjustment,
 {
   double bottom = gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment);
 
-  if (!self->settling)
-    self->stick_to_bottom = gtk_adjustment_get_value (adjustment) >= bottom - 4;
+  /* While following, the list keeps the newest row at the bottom edge
+   * (also when rows go at the front); only rows added below it and not
+   * followed yet, or the user's scrolling, leave the bottom. */
+  if (gtk_adjustment_get_value (adjustment) >= bottom - 4)
+    self->stick_to_bottom = TRUE;
+  else if (!self->follow_pending)
+    self->stick_to_bottom = FALSE;
+}
+
+static gboolean
+publication_allowed (TincanInspectorPane *self)
+{
+  return g_get_monotonic_time () >= self->next_publish;
 }
 
 static void
-on_vadjustment_upper_changed (GtkAdjustment       *adjustment,
-                              GParamSpec          *pspec,
-                              TincanInspectorPane *self)
+publish (TincanInspectorPane *self)
 {
-  /* Follow the newest frame unless the user scrolled up. */
-  if (self->stick_to_bottom)
-    gtk_adjustment_set_value (adjustment,
-                              gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+  gboolean ramp = g_list_model_get_n_items (G_LIST_MODEL (self->batcher)) < PUBLISH_RAMP_ROWS;
+  gboolean changed;
+
+  self->publish_requested = FALSE;
+  g_clear_handle_id (&self->fallback_id, g_source_remove);
+
+  changed = tincan_frame_batcher_flush (self->batcher, ramp ? PUBLISH_RAMP_STEP : G_MAXUINT);
+  if (self->count_dirty)
+    {
+      self->count_dirty = FALSE;
+      update_count (self);
+    }
+
+  if (tincan_frame_batcher_has_pending (self->batcher))
+    self->publish_requested = TRUE;
+
+  if (ramp)
+    {
+      /* Few rows yet: the list builds a row for each record added, so
+       * let it build them a few per frame, on every frame. */
+      self->next_publish = 0;
+      self->batch_open = FALSE;
+    }
+  else if (changed)
+    {
+      /* Until the end of this batch's work says better. */
+      self->next_publish = g_get_monotonic_time () + (gint64) PUBLISH_MAX_INTERVAL_MS * 1000;
+      self->batch_work_us = 0;
+      self->batch_open = TRUE;
+    }
+}
+
+static gboolean
+pane_tick (GtkWidget     *widget,
+           GdkFrameClock *frame_clock,
+           gpointer       user_data)
+{
+  TincanInspectorPane *self = TINCAN_INSPECTOR_PANE (widget);
+  gint64 frame = gdk_frame_clock_get_frame_counter (frame_clock);
+
+  self->tick_start = g_get_monotonic_time ();
+
+  if (self->follow_pending && frame > self->follow_frame)
+    {
+      self->follow_pending = FALSE;
+      if (self->stick_to_bottom)
+        scroll_to_bottom (self);
+      self->frame_has_work = TRUE;
+    }
+
+  if (self->publish_requested && publication_allowed (self))
+    {
+      publish (self);
+      self->frame_has_work = TRUE;
+    }
+
+  if (self->follow_pending || (self->publish_requested && publication_allowed (self)))
+    return G_SOURCE_CONTINUE;
+
+  self->tick_id = 0;
+  if (self->publish_requested)
+    schedule_tick (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_after_paint (GdkFrameClock       *frame_clock,
+                TincanInspectorPane *self)
+{
+  gint64 now;
+
+  if (!self->frame_has_work)
+    return;
+
+  now = g_get_monotonic_time ();
+  self->frame_has_work = FALSE;
+  self->batch_work_us += now - self->tick_start;
+  if (self->batch_open && !self->follow_pending)
+    {
+      self->batch_open = FALSE;
+      self->next_publish = now + MIN (PUBLISH_IDLE_FACTOR * self->batch_work_us,
+                                      (gint64) PUBLISH_MAX_INTERVAL_MS * 1000);
+    }
+}
+
+static gboolean
+publish_fallback_cb (gpointer user_data)
+{
+  TincanInspectorPane *self = user_data;
+
+  self->fallback_id = 0;
+  publish (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+publish_wait_cb (gpointer user_data)
+{
+  TincanInspectorPane *self = user_data;
+
+  self->wait_id = 0;
+  schedule_tick (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_tick (TincanInspectorPane *self)
+{
+  gint64 now;
+
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)) || self->tick_id != 0)
+    return;
+
+  now = g_get_monotonic_time ();
+  if (!self->follow_pending && now < self->next_publish)
+    {
+      if (self->wait_id == 0)
+        {
+          self->wait_id = g_timeout_add ((guint) ((self->next_publish - now + 999) / 1000), publish_wait_cb, self);
+          g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->wait_id),
+                                    "[tincan] inspector publication wait");
+        }
+      return;
+    }
+
+  g_clear_handle_id (&self->wait_id, g_source_remove);
+  self->tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), pane_tick, NULL, NULL);
+  if (self->publish_requested && self->fallback_id == 0)
+    {
+      self->fallback_id = g_timeout_add (PUBLISH_FALLBACK_MS, publish_fallback_cb, self);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->fallback_id),
+                                "[tincan] inspector publication fallback");
+    }
+}
+
+static void
+request_publication (TincanInspectorPane *self)
+{
+  self->publish_requested = TRUE;
+  schedule_tick (self);
+}
+
+static void
+cancel_publication (TincanInspectorPane *self)
+{
+  if (self->tick_id != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->tick_id);
+  self->tick_id = 0;
+  g_clear_handle_id (&self->wait_id, g_source_remove);
+  g_clear_handle_id (&self->fallback_id, g_source_remove);
+}
+
+static void
+on_batcher_pending (gpointer data)
+{
+  request_publication (TINCAN_INSPECTOR_PANE (data));
+}
+
+static void
+on_count_changed (TincanInspectorPane *self)
+{
+  /* The log changes its counts on every main-loop turn while flooded:
+   * the label follows on the next publication, not on each of them. */
+  self->count_dirty = TRUE;
+  request_publication (self);
+}
+
+static void
+on_pane_realize (TincanInspectorPane *self)
+{
+  GdkFrameClock *frame_clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+
+  g_set_object (&self->measured_clock, frame_clock);
+  if (frame_clock != NULL)
+    self->after_paint_id = g_signal_connect (frame_clock, "after-paint", G_CALLBACK (on_after_paint), self);
+}
+
+static void
+on_pane_unrealize (TincanInspectorPane *self)
+{
+  if (self->measured_clock != NULL)
+    g_clear_signal_handler (&self->after_paint_id, self->measured_clock);
+  g_clear_object (&self->measured_clock);
+}
+
+static void
+on_pane_map (TincanInspectorPane *self)
+{
+  self->count_dirty = TRUE;
+  request_publication (self);
+}
+
+static void
+on_pane_unmap (TincanInspectorPane *self)
+{
+  cancel_publication (self);
+  self->follow_pending = FALSE;
+  self->frame_has_work = FALSE;
+  self->batch_open = FALSE;
 }
 
 static gboolean
@@ -1359,7 +1638,7 @@ static void
 on_log_paused (TincanInspectorPane *self)
 {
   /* Pausing freezes what is shown now, not what arrives next. */
-  tincan_frame_batcher_flush (self->batcher);
+  tincan_frame_batcher_flush (self->batcher, G_MAXUINT);
 }
 
 static void
@@ -2333,6 +2612,8 @@ tincan_inspector_pane_constructed (GObject *object)
   g_signal_connect_object (self->filter, "notify::regex-error", G_CALLBACK (on_regex_error), self,
                            G_CONNECT_SWAPPED);
   self->batcher = g_object_new (TINCAN_TYPE_FRAME_BATCHER, NULL);
+  self->batcher->pending_func = on_batcher_pending;
+  self->batcher->pending_data = self;
   self->filter_model = gtk_filter_list_model_new (g_object_ref (G_LIST_MODEL (self->batcher)),
                                                   g_object_ref (GTK_FILTER (self->custom_filter)));
   self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->filter_model)));
@@ -2371,8 +2652,8 @@ tincan_inspector_pane_constructed (GObject *object)
   g_binding_group_bind (self->log_bindings, "paused", self->pause_toggle, "active",
                         G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   self->log_signals = g_signal_group_new (TINCAN_TYPE_FRAME_LOG);
-  g_signal_group_connect_swapped (self->log_signals, "notify::n-pending", G_CALLBACK (update_count), self);
-  g_signal_group_connect_swapped (self->log_signals, "notify::n-evicted", G_CALLBACK (update_count), self);
+  g_signal_group_connect_swapped (self->log_signals, "notify::n-pending", G_CALLBACK (on_count_changed), self);
+  g_signal_group_connect_swapped (self->log_signals, "notify::n-evicted", G_CALLBACK (on_count_changed), self);
   g_signal_group_connect_swapped (self->log_signals, "notify::paused", G_CALLBACK (on_log_paused), self);
   set_shown_log (self, tincan_session_get_frame_log (self->session), FALSE);
 
@@ -2432,9 +2713,10 @@ tincan_inspector_pane_dispose (GObject *object)
   TincanInspectorPane *self = TINCAN_INSPECTOR_PANE (object);
 
   g_cancellable_cancel (self->cancellable);
-  if (self->follow_tick_id != 0)
-    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->follow_tick_id);
-  self->follow_tick_id = 0;
+  cancel_publication (self);
+  on_pane_unrealize (self);
+  if (self->batcher != NULL)
+    self->batcher->pending_func = NULL;
   if (self->column_view != NULL)
     gtk_column_view_set_model (self->column_view, NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), TINCAN_TYPE_INSPECTOR_PANE);
@@ -2655,7 +2937,10 @@ tincan_inspector_pane_init (TincanInspectorPane *self)
 
   vadjustment = gtk_scrolled_window_get_vadjustment (self->frames_scroller);
   g_signal_connect (vadjustment, "value-changed", G_CALLBACK (on_vadjustment_value_changed), self);
-  g_signal_connect (vadjustment, "notify::upper", G_CALLBACK (on_vadjustment_upper_changed), self);
+  g_signal_connect (self, "realize", G_CALLBACK (on_pane_realize), NULL);
+  g_signal_connect (self, "unrealize", G_CALLBACK (on_pane_unrealize), NULL);
+  g_signal_connect (self, "map", G_CALLBACK (on_pane_map), NULL);
+  g_signal_connect (self, "unmap", G_CALLBACK (on_pane_unmap), NULL);
 
   g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
                            G_CALLBACK (on_dark_changed), self, G_CONNECT_SWAPPED);

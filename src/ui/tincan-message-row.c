@@ -25,6 +25,8 @@ struct _TincanMessageRow
   char          *day;
   gboolean       continuation;
 
+  /* Created the first time they are needed: most rows never show them,
+   * and a flood builds hundreds of rows a second. */
   GtkWidget     *day_box;
   GtkLabel      *day_label;
   GtkWidget     *main_box;
@@ -180,6 +182,111 @@ on_time_query_tooltip (GtkWidget        *widget,
   return TRUE;
 }
 
+/* The lazily built parts */
+
+static void
+ensure_day_box (TincanMessageRow *self)
+{
+  GtkWidget *separator;
+
+  if (self->day_box != NULL)
+    return;
+
+  self->day_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  gtk_widget_set_margin_top (self->day_box, 12);
+  gtk_widget_set_margin_bottom (self->day_box, 6);
+  gtk_widget_add_css_class (self->day_box, "day-separator");
+
+  separator = gtk_separator_new (GTK_ORIENTATION_HORIZONTAL);
+  gtk_widget_set_hexpand (separator, TRUE);
+  gtk_widget_set_valign (separator, GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (self->day_box), separator);
+
+  self->day_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_use_markup (self->day_label, FALSE);
+  gtk_widget_add_css_class (GTK_WIDGET (self->day_label), "caption-heading");
+  gtk_widget_add_css_class (GTK_WIDGET (self->day_label), "dim-label");
+  gtk_box_append (GTK_BOX (self->day_box), GTK_WIDGET (self->day_label));
+
+  separator = gtk_separator_new (GTK_ORIENTATION_HORIZONTAL);
+  gtk_widget_set_hexpand (separator, TRUE);
+  gtk_widget_set_valign (separator, GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (self->day_box), separator);
+
+  /* Above the message. */
+  gtk_widget_insert_after (self->day_box, GTK_WIDGET (self), NULL);
+}
+
+/* Under the text, in this order: links, note, failed box. */
+static GtkWidget *
+content_tail_before (TincanMessageRow *self,
+                     GtkWidget        *widget)
+{
+  GtkWidget *after = GTK_WIDGET (self->text_label);
+
+  if (self->links_box != NULL && widget != self->links_box)
+    after = self->links_box;
+  if (self->note_label != NULL && widget == self->failed_box)
+    after = GTK_WIDGET (self->note_label);
+
+  return after;
+}
+
+static void
+ensure_links_box (TincanMessageRow *self)
+{
+  if (self->links_box != NULL)
+    return;
+
+  self->links_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  gtk_widget_set_halign (self->links_box, GTK_ALIGN_START);
+  gtk_widget_insert_after (self->links_box, self->content_box,
+                           content_tail_before (self, self->links_box));
+}
+
+static void
+ensure_note_label (TincanMessageRow *self)
+{
+  if (self->note_label != NULL)
+    return;
+
+  self->note_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_use_markup (self->note_label, FALSE);
+  gtk_label_set_xalign (self->note_label, 0);
+  gtk_label_set_wrap (self->note_label, TRUE);
+  gtk_label_set_wrap_mode (self->note_label, PANGO_WRAP_WORD_CHAR);
+  gtk_widget_add_css_class (GTK_WIDGET (self->note_label), "caption");
+  gtk_widget_insert_after (GTK_WIDGET (self->note_label), self->content_box,
+                           content_tail_before (self, GTK_WIDGET (self->note_label)));
+}
+
+static void
+ensure_failed_box (TincanMessageRow *self)
+{
+  if (self->failed_box != NULL)
+    return;
+
+  self->failed_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_widget_set_visible (self->failed_box, FALSE);
+  gtk_widget_set_margin_top (self->failed_box, 4);
+
+  self->retry_button = gtk_button_new_with_mnemonic (_("_Retry"));
+  gtk_widget_add_css_class (self->retry_button, "pill");
+  gtk_widget_add_css_class (self->retry_button, "small-pill");
+  gtk_widget_set_tooltip_text (self->retry_button, _("Send this message again"));
+  gtk_box_append (GTK_BOX (self->failed_box), self->retry_button);
+
+  self->delete_button = gtk_button_new_with_mnemonic (_("_Delete"));
+  gtk_widget_add_css_class (self->delete_button, "flat");
+  gtk_widget_add_css_class (self->delete_button, "delete-button");
+  gtk_widget_add_css_class (self->delete_button, "small-pill");
+  gtk_widget_set_tooltip_text (self->delete_button, _("Delete this unsent message"));
+  gtk_box_append (GTK_BOX (self->failed_box), self->delete_button);
+
+  gtk_widget_insert_after (self->failed_box, self->content_box,
+                           content_tail_before (self, self->failed_box));
+}
+
 static void
 update_links (TincanMessageRow *self)
 {
@@ -188,7 +295,8 @@ update_links (TincanMessageRow *self)
   guint n = 0;
   const char *text = self->message ? tincan_message_get_text (self->message) : NULL;
 
-  while ((child = gtk_widget_get_first_child (self->links_box)) != NULL)
+  while (self->links_box != NULL &&
+         (child = gtk_widget_get_first_child (self->links_box)) != NULL)
     gtk_box_remove (GTK_BOX (self->links_box), child);
 
   /* Most messages have no link: skip the regex for them. */
@@ -214,6 +322,7 @@ update_links (TincanMessageRow *self)
               gtk_label_set_ellipsize (label, PANGO_ELLIPSIZE_MIDDLE);
               gtk_label_set_max_width_chars (label, 60);
             }
+          ensure_links_box (self);
           gtk_box_append (GTK_BOX (self->links_box), button);
           n++;
         }
@@ -221,7 +330,8 @@ update_links (TincanMessageRow *self)
       g_match_info_next (match, NULL);
     }
 
-  gtk_widget_set_visible (self->links_box, n > 0);
+  if (self->links_box != NULL)
+    gtk_widget_set_visible (self->links_box, n > 0);
 }
 
 static void update_actions (TincanMessageRow *self);
@@ -241,8 +351,10 @@ update_state (TincanMessageRow *self)
   if (self->message == NULL || !tincan_message_is_outgoing (self->message))
     {
       gtk_widget_set_visible (GTK_WIDGET (self->state_image), FALSE);
-      gtk_widget_set_visible (GTK_WIDGET (self->note_label), FALSE);
-      gtk_widget_set_visible (self->failed_box, FALSE);
+      if (self->note_label != NULL)
+        gtk_widget_set_visible (GTK_WIDGET (self->note_label), FALSE);
+      if (self->failed_box != NULL)
+        gtk_widget_set_visible (self->failed_box, FALSE);
       update_actions (self);
       return;
     }
@@ -304,20 +416,21 @@ update_state (TincanMessageRow *self)
                                   -1);
   gtk_widget_set_visible (GTK_WIDGET (self->state_image), TRUE);
 
-  gtk_label_set_text (self->note_label, note != NULL ? note : "");
-  gtk_widget_set_visible (GTK_WIDGET (self->note_label), note != NULL);
-  if (failed)
-    gtk_widget_add_css_class (GTK_WIDGET (self->note_label), "error");
-  else
-    gtk_widget_remove_css_class (GTK_WIDGET (self->note_label), "error");
-  /* The buttons get their tooltips the first time they are needed, not
-   * in the template: most rows never show them. */
-  if (failed && gtk_widget_get_tooltip_text (self->retry_button) == NULL)
+  if (note != NULL)
+    ensure_note_label (self);
+  if (self->note_label != NULL)
     {
-      gtk_widget_set_tooltip_text (self->retry_button, _("Send this message again"));
-      gtk_widget_set_tooltip_text (self->delete_button, _("Delete this unsent message"));
+      gtk_label_set_text (self->note_label, note != NULL ? note : "");
+      gtk_widget_set_visible (GTK_WIDGET (self->note_label), note != NULL);
+      if (failed)
+        gtk_widget_add_css_class (GTK_WIDGET (self->note_label), "error");
+      else
+        gtk_widget_remove_css_class (GTK_WIDGET (self->note_label), "error");
     }
-  gtk_widget_set_visible (self->failed_box, failed);
+  if (failed)
+    ensure_failed_box (self);
+  if (self->failed_box != NULL)
+    gtk_widget_set_visible (self->failed_box, failed);
   update_actions (self);
 }
 
@@ -413,8 +526,13 @@ update_text (TincanMessageRow *self)
 static void
 update_layout (TincanMessageRow *self)
 {
-  gtk_widget_set_visible (self->day_box, self->day != NULL);
-  gtk_label_set_text (self->day_label, self->day != NULL ? self->day : "");
+  if (self->day != NULL)
+    ensure_day_box (self);
+  if (self->day_box != NULL)
+    {
+      gtk_widget_set_visible (self->day_box, self->day != NULL);
+      gtk_label_set_text (self->day_label, self->day != NULL ? self->day : "");
+    }
 
   gtk_widget_set_visible (GTK_WIDGET (self->avatar), !self->continuation);
   gtk_widget_set_visible (self->header_box, !self->continuation);
@@ -435,6 +553,11 @@ update_actions (TincanMessageRow *self)
   gboolean failed = self->message != NULL &&
                     tincan_message_is_outgoing (self->message) &&
                     tincan_message_get_state (self->message) == TINCAN_MESSAGE_STATE_FAILED;
+
+  if (failed)
+    ensure_failed_box (self);
+  else if (self->failed_box == NULL)
+    return;
 
   if (failed)
     {
@@ -500,7 +623,7 @@ update_accessible_label (TincanMessageRow *self)
           break;
 
         case TINCAN_MESSAGE_STATE_FAILED:
-          state = gtk_label_get_text (self->note_label);
+          state = self->note_label != NULL ? gtk_label_get_text (self->note_label) : NULL;
           if (state == NULL || *state == '\0')
             state = _("Not sent");
           break;
@@ -563,7 +686,16 @@ tincan_message_row_dispose (GObject *object)
 {
   TincanMessageRow *self = TINCAN_MESSAGE_ROW (object);
 
+  /* The day separator is the row's own child; the rest of the lazily
+   * built parts go with the template's content box. */
+  g_clear_pointer (&self->day_box, gtk_widget_unparent);
+  self->day_label = NULL;
   gtk_widget_dispose_template (GTK_WIDGET (self), TINCAN_TYPE_MESSAGE_ROW);
+  self->links_box = NULL;
+  self->note_label = NULL;
+  self->failed_box = NULL;
+  self->retry_button = NULL;
+  self->delete_button = NULL;
   g_clear_object (&self->message_signals);
   g_clear_object (&self->message);
 
@@ -659,8 +791,6 @@ tincan_message_row_class_init (TincanMessageRowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/tincan/Tincan/ui/tincan-message-row.ui");
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, day_box);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, day_label);
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, main_box);
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, avatar);
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, content_box);
@@ -668,11 +798,6 @@ tincan_message_row_class_init (TincanMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, sender_label);
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, text_label);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, links_box);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, note_label);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, failed_box);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, retry_button);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, delete_button);
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, state_image);
 
   gtk_widget_class_set_css_name (widget_class, "messagerow");
@@ -788,5 +913,6 @@ tincan_message_row_get_retry_button (TincanMessageRow *self)
 {
   g_return_val_if_fail (TINCAN_IS_MESSAGE_ROW (self), NULL);
 
+  ensure_failed_box (self);
   return self->retry_button;
 }
