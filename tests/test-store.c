@@ -787,6 +787,35 @@ test_live_objects (Fixture       *fixture,
   g_assert_cmpstr (tincan_message_get_text (g_ptr_array_index (first, 0)), ==, "edited");
 }
 
+/* A save is pending until it is on disk; a flush, or the store's own
+ * batch, writes it. */
+static void
+test_is_pending (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr (TincanMessage) first = incoming_new ("lobby", 1, "bob", "one");
+  g_autoptr (TincanMessage) second = incoming_new ("lobby", 2, "bob", "two");
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (tincan_store_is_pending (fixture->store, first));
+  tincan_store_save (fixture->store, first);
+  g_assert_true (tincan_store_is_pending (fixture->store, first));
+  g_assert_false (tincan_store_is_pending (fixture->store, second));
+
+  g_assert_true (tincan_store_flush (fixture->store, &error));
+  g_assert_no_error (error);
+  g_assert_false (tincan_store_is_pending (fixture->store, first));
+
+  /* Saved again after a change: pending again. */
+  tincan_message_set_state (first, TINCAN_MESSAGE_STATE_DELIVERED);
+  tincan_message_set_text (first, "one, edited");
+  tincan_store_save (fixture->store, first);
+  g_assert_true (tincan_store_is_pending (fixture->store, first));
+  flush (fixture);
+  g_assert_false (tincan_store_is_pending (fixture->store, first));
+  g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, 1);
+}
+
 static gboolean
 count_is (gpointer data)
 {
@@ -1628,6 +1657,7 @@ main (int   argc,
   ADD ("/store/outbox-order", test_outbox_order);
   ADD ("/store/delete", test_delete);
   ADD ("/store/live-objects", test_live_objects);
+  ADD ("/store/is-pending", test_is_pending);
   ADD ("/store/batching", test_batching);
   ADD ("/store/finalize-flushes", test_finalize_flushes);
   ADD ("/store/query-plans", test_query_plans);

@@ -1199,6 +1199,24 @@ may_transmit_next (TincanConnection *self,
   return TRUE;
 }
 
+/* TRUE if a message the pump may send now is not on disk yet. */
+static gboolean
+outbox_needs_flush (TincanConnection *self,
+                    gboolean          acks,
+                    guint             window)
+{
+  guint room = !acks ? G_MAXUINT : self->inflight.length < window ? window - self->inflight.length : 1;
+  guint n = 0;
+
+  for (GList *l = self->waiting.head; l != NULL && n < room; l = l->next, n++)
+    {
+      if (tincan_store_is_pending (self->store, l->data))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
 static gboolean
 pump_cb (gpointer user_data)
 {
@@ -1213,8 +1231,10 @@ pump_cb (gpointer user_data)
   if (self->waiting.length == 0 || (acks && self->inflight.length >= window))
     return G_SOURCE_REMOVE;
 
-  /* Nothing goes on the wire before it is on disk. */
-  if (!tincan_store_flush (self->store, &error))
+  /* Nothing goes on the wire before it is on disk. (Only the messages
+   * about to go out need it: other saves, such as the states acks just
+   * set, wait for the store's own batch.) */
+  if (outbox_needs_flush (self, acks, window) && !tincan_store_flush (self->store, &error))
     {
       g_autoptr (GError) reported = NULL;
 

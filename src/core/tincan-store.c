@@ -1985,6 +1985,16 @@ tincan_store_save (TincanStore   *self,
 }
 
 gboolean
+tincan_store_is_pending (TincanStore   *self,
+                         TincanMessage *message)
+{
+  g_return_val_if_fail (TINCAN_IS_STORE (self), FALSE);
+  g_return_val_if_fail (TINCAN_IS_MESSAGE (message), FALSE);
+
+  return g_hash_table_contains (self->pending_set, message);
+}
+
+gboolean
 tincan_store_flush (TincanStore  *self,
                     GError      **error)
 {

@@ -50,6 +50,10 @@ int            tincan_store_get_schema_version (TincanStore   *self);
 /* Queues an insert-or-update of @message; returns at once. */
 void           tincan_store_save              (TincanStore    *self,
                                                TincanMessage  *message);
+/* TRUE while @message has a save queued that is not on disk yet (not
+ * committed, not journaled): tincan_store_flush() would write it. */
+gboolean       tincan_store_is_pending        (TincanStore    *self,
+                                               TincanMessage  *message);
 /* Commits the pending batch now. */
 gboolean       tincan_store_flush             (TincanStore    *self,
                                                GError        **error);
