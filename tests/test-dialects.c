@@ -1318,6 +1318,9 @@ test_e2e_plain (void)
   driver_wait (b, TINCAN_FRAME_MESSAGE, "line\xe2\x80\xa8separators\xe2\x80\xa9here");
   driver_wait (a, TINCAN_FRAME_MESSAGE, "line\xe2\x80\xa8separators\xe2\x80\xa9here");
   wait_for (all_texts_cb, b, TIMEOUT_MS, "every text at bob");
+  /* The empty text comes after the one waited for above: wait for it too
+   * before reading alice's frames. */
+  wait_for (all_texts_cb, a, TIMEOUT_MS, "every text at alice");
 
   /* Both see every text, exactly, in order (the echo included). */
   for (guint i = 0; i < G_N_ELEMENTS (tricky_texts); i++)

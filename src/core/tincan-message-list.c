@@ -308,7 +308,7 @@ flush_pending (gpointer user_data)
  * FLOOD_INTERVAL_US, so the view builds its rows at a pace it can draw
  * (each batch costs it up to tail-size new rows). The user's own messages
  * never wait. */
-#define FLOOD_INTERVAL_US (50 * 1000)
+#define FLOOD_INTERVAL_US (100 * 1000)
 
 static void
 schedule_flush (TincanMessageList *self,

@@ -17,7 +17,7 @@ G_DECLARE_FINAL_TYPE (TincanMessageList, tincan_message_list, TINCAN, MESSAGE_LI
  * outgoing ones at the end, grows by a page with load_older(), follows the
  * connection (new incoming messages and optimistic sends appear at once,
  * in batches: one items-changed per main-loop turn, and in a flood at
- * most one every 50 ms; the user's own sends at once) and trims its oldest
+ * most one every 100 ms; the user's own sends at once) and trims its oldest
  * items beyond max-size when new ones arrive at the bottom.
  *
  * Properties: connection (construct-only), room (construct-only),

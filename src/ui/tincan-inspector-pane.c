@@ -181,6 +181,10 @@ struct _TincanFrameBatcher
   guint        length;
   GPtrArray   *pending;
   guint        pending_removed;
+  /* Records dropped at the front, released a chunk per idle: finalizing
+   * thousands of them would otherwise weigh on the frame that drops them. */
+  GPtrArray   *dropped;
+  guint        release_id;
 
   /* Told when something is pending (the pane schedules a publication). */
   void       (*pending_func) (gpointer data);
@@ -224,16 +228,45 @@ tincan_frame_batcher_list_model_init (GListModelInterface *iface)
 G_DEFINE_FINAL_TYPE_WITH_CODE (TincanFrameBatcher, tincan_frame_batcher, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, tincan_frame_batcher_list_model_init))
 
+#define BATCHER_RELEASE_CHUNK 1000
+#define BATCHER_MAX_DROPPED   100000
+
+static gboolean
+release_dropped_cb (gpointer user_data)
+{
+  TincanFrameBatcher *self = user_data;
+  guint n = MIN (self->dropped->len, BATCHER_RELEASE_CHUNK);
+
+  g_ptr_array_remove_range (self->dropped, self->dropped->len - n, n);
+  if (self->dropped->len > 0)
+    return G_SOURCE_CONTINUE;
+
+  self->release_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
 static void
 batcher_drop_front (TincanFrameBatcher *self,
                     guint               n)
 {
   for (guint i = 0; i < n && self->length > 0; i++)
     {
-      g_object_unref (self->ring[self->head]);
+      g_ptr_array_add (self->dropped, self->ring[self->head]);
       self->ring[self->head] = NULL;
       self->head = self->head + 1 == self->capacity ? 0 : self->head + 1;
       self->length--;
+    }
+
+  /* A main loop too busy for idles must not hoard them. */
+  if (self->dropped->len > BATCHER_MAX_DROPPED)
+    g_ptr_array_remove_range (self->dropped, BATCHER_MAX_DROPPED / 2,
+                              self->dropped->len - BATCHER_MAX_DROPPED / 2);
+
+  if (self->dropped->len > 0 && self->release_id == 0)
+    {
+      self->release_id = g_idle_add (release_dropped_cb, self);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->release_id),
+                                "[tincan] inspector release dropped frames");
     }
 }
 
@@ -363,8 +396,10 @@ tincan_frame_batcher_dispose (GObject *object)
 
   if (self->source != NULL)
     g_signal_handlers_disconnect_by_func (self->source, on_source_items_changed, self);
+  g_clear_handle_id (&self->release_id, g_source_remove);
   g_clear_object (&self->source);
   g_clear_pointer (&self->pending, g_ptr_array_unref);
+  g_clear_pointer (&self->dropped, g_ptr_array_unref);
 
   G_OBJECT_CLASS (tincan_frame_batcher_parent_class)->dispose (object);
 }
@@ -394,6 +429,7 @@ static void
 tincan_frame_batcher_init (TincanFrameBatcher *self)
 {
   self->pending = g_ptr_array_new_with_free_func (g_object_unref);
+  self->dropped = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /* JSON colouring

@@ -575,6 +575,10 @@ main (int   argc,
        app.at_bottom && app.bottom_shown;
   printf ("target 3 (stall ≤ %d ms, nothing lost, stays at the bottom): %s\n",
           BUDGET_MS, ok ? "HOLDS" : "MISSED");
+  printf ("RESULT target=3 ratio=%.2f limit=1.0 holds=%s detail=\"max stall %.1f ms (<= %d; baseline %.1f), "
+          "%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " received, at bottom %s\"\n",
+          app.max_ms / BUDGET_MS, ok ? "yes" : "no", app.max_ms, BUDGET_MS, base.max_ms,
+          app.received, app.sent, app.at_bottom && app.bottom_shown ? "yes" : "no");
 
   return ok ? 0 : 1;
 }

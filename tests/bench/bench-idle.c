@@ -342,6 +342,11 @@ main (int   argc,
          app.bursts <= app.pings + 1;
   printf ("target 7 (< %d ms CPU per 60 s, wakeups only for the heartbeat): %s\n",
           BUDGET_MS, ok ? "HOLDS" : "MISSED");
+  printf ("RESULT target=7 ratio=%.2f limit=1.0 holds=%s detail=\"CPU %.1f ms headless, %.1f ms app per %u s "
+          "(< %.0f); wakeup bursts %u/%u heartbeats (app %u/%u)\"\n",
+          MAX (headless.cpu_ms, app.cpu_ms) / (BUDGET_MS * idle_s / 60.0), ok ? "yes" : "no",
+          headless.cpu_ms, app.cpu_ms, idle_s, BUDGET_MS * idle_s / 60.0,
+          headless.bursts, headless.pings, app.bursts, app.pings);
 
   return ok ? 0 : 1;
 }

@@ -28,8 +28,9 @@
 #define SMALL_ROOM      1000
 #define RSS_LIMIT       1.3
 #define BYTES_LIMIT     300
-/* A frame every this many pages: what the list view builds rows for. */
-#define PAGES_PER_FRAME 50
+/* A frame every this many pages, where the view happens to be (moving
+ * the scroll position in between makes the view page in by itself). */
+#define PAGES_PER_FRAME 200
 
 typedef struct
 {
@@ -163,8 +164,11 @@ run_child (const char *path,
   wait_frames (GTK_WIDGET (window), 3);
   usage.rss_open_kb = status_kb ("VmRSS:");
   note_window (model, &usage);
-  /* A fling, not a wheel click: every page makes GtkListView bind a few
-   * hundred rows, which would make a million messages take an hour. */
+  /* Pages of a thousand, a fling rather than a wheel click: with GTK 4.8
+   * each page costs a few hundred row binds (every row whose position
+   * shifts is bound again), whatever its size, so a million messages in
+   * pages of 40 would take most of an hour. The window stays bounded by
+   * max-size all the same. BENCH_MEMORY_PAGE overrides it. */
   g_object_set (list, "page-size", page_size, NULL);
 
   /* Up to the first message, as the view pages when scrolled to the top. */
@@ -177,11 +181,8 @@ run_child (const char *path,
       load_us += g_get_monotonic_time () - t0;
       usage.pages++;
       note_window (model, &usage);
-      if (usage.pages % PAGES_PER_FRAME == 0 || !tincan_message_list_get_has_more (list))
-        {
-          gtk_adjustment_set_value (adjustment, 0);
-          wait_frames (GTK_WIDGET (window), 1);
-        }
+      if (usage.pages % PAGES_PER_FRAME == 0)
+        wait_frames (GTK_WIDGET (window), 1);
     }
   gtk_adjustment_set_value (adjustment, 0);
   wait_frames (GTK_WIDGET (window), 2);
@@ -202,11 +203,8 @@ run_child (const char *path,
       load_us += g_get_monotonic_time () - t0;
       usage.pages++;
       note_window (model, &usage);
-      if (usage.pages % PAGES_PER_FRAME == 0 || !tincan_message_list_get_has_newer (list))
-        {
-          gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment));
-          wait_frames (GTK_WIDGET (window), 1);
-        }
+      if (usage.pages % PAGES_PER_FRAME == 0)
+        wait_frames (GTK_WIDGET (window), 1);
     }
   tincan_conversation_view_scroll_to_bottom (view);
   wait_frames (GTK_WIDGET (window), 3);
@@ -311,7 +309,7 @@ main (int   argc,
   g_autofree char *small_path = NULL;
   g_autofree char *big_path = NULL;
   guint big_n = 1000000;
-  guint page_size = 5000;
+  guint page_size = 1000;
   guint64 small_db, big_db, small_text, big_text;
   double small_s, big_s, ratio, peak_ratio, per_message;
   Usage small = { 0 }, big = { 0 };
@@ -387,8 +385,8 @@ main (int   argc,
   bytes_ok = per_message <= BYTES_LIMIT;
   printf ("\ntarget 4 (RSS ≤ %.1fx the %u-message room, ≤ %d bytes per message beyond its text): %s\n",
           RSS_LIMIT, SMALL_ROOM, BYTES_LIMIT, rss_ok && bytes_ok ? "HOLDS" : "MISSED");
-  printf ("RESULT target=4 what=\"Memory\" ratio=%.2f limit=\"<= %.1f\" holds=%s "
-          "measured=\"RSS %.1f MiB (%u msgs) vs %.1f MiB (%u), peak %.2fx; DB %.0f B/msg beyond text (<= %d): %s\"\n",
+  printf ("RESULT target=4 ratio=%.2f limit=%.1f holds=%s "
+          "detail=\"RSS %.1f MiB (%u msgs) vs %.1f MiB (%u), peak %.2fx; DB %.0f B/msg beyond text (<= %d): %s\"\n",
           ratio, RSS_LIMIT, rss_ok && bytes_ok ? "yes" : "no",
           big.rss_back_kb / 1024.0, big_n, small.rss_back_kb / 1024.0, SMALL_ROOM, peak_ratio, per_message, BYTES_LIMIT,
           bytes_ok ? "yes" : "no");

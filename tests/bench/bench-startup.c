@@ -18,7 +18,8 @@
  * which prints the monotonic time of the main window's first frame and
  * quits; the time from just before the exec is the startup time. Runs
  * alternate between the two (after one warm-up each); medians compared.
- * BENCH_STARTUP_MESSAGES and BENCH_STARTUP_RUNS override the workload.
+ * BENCH_STARTUP_MESSAGES and BENCH_STARTUP_RUNS override the workload,
+ * BENCH_STARTUP_KEEP=1 keeps the data directories (to profile).
  * Needs a display (xvfb-run). */
 
 #define LIMIT 1.2
@@ -52,11 +53,13 @@ make_data_dir (const char *dir,
     bench_fill_history (store, "lobby", n);
 }
 
-/* One start: exec → the first frame, in ms. */
+/* One start: exec → the first frame, in ms; @cpu_ms: the app's CPU time
+ * until then (what a loaded machine cannot inflate). */
 static double
 run_once (const char *app,
           const char *data_dir,
-          const char *home)
+          const char *home,
+          double     *cpu_ms)
 {
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                                           G_SUBPROCESS_FLAGS_STDERR_SILENCE);
@@ -64,7 +67,6 @@ run_once (const char *app,
   g_autoptr (GError) error = NULL;
   g_autofree char *output = NULL;
   g_autofree char *config = g_build_filename (home, "config", NULL);
-  g_autofree char *cache = g_build_filename (home, "cache", NULL);
   g_autofree char *data = g_build_filename (home, "data", NULL);
   const char *line;
   gint64 start, frame;
@@ -72,10 +74,13 @@ run_once (const char *app,
   g_subprocess_launcher_setenv (launcher, "TINCAN_EXIT_AFTER_FIRST_FRAME", "1", TRUE);
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "memory", TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data, TRUE);
   g_subprocess_launcher_setenv (launcher, "NO_AT_BRIDGE", "1", TRUE);
   g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
+  /* Under Xvfb, GL is llvmpipe: compiling shaders in software is not what
+   * a desktop's first frame costs. */
+  if (g_getenv ("GSK_RENDERER") == NULL)
+    g_subprocess_launcher_setenv (launcher, "GSK_RENDERER", "cairo", TRUE);
 
   start = g_get_monotonic_time ();
   process = g_subprocess_launcher_spawn (launcher, &error, app, "--data-dir", data_dir, NULL);
@@ -89,6 +94,8 @@ run_once (const char *app,
   if (line == NULL)
     g_error ("%s drew no frame (output: %s)", app, output != NULL ? output : "");
   frame = g_ascii_strtoll (line + strlen ("first-frame "), NULL, 10);
+  line = strstr (line, " cpu ");
+  *cpu_ms = line != NULL ? g_ascii_strtoll (line + strlen (" cpu "), NULL, 10) / 1000.0 : 0;
 
   return (frame - start) / 1000.0;
 }
@@ -120,10 +127,12 @@ main (int   argc,
   g_autofree char *home = NULL;
   g_autoptr (GArray) empty = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) big = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) empty_cpu = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) big_cpu = g_array_new (FALSE, FALSE, sizeof (double));
   const char *app = g_getenv ("TINCAN_APP_BIN");
   guint n = 1000000;
-  guint runs = 7;
-  double empty_ms, big_ms, ratio;
+  guint runs = 11;
+  double empty_ms, big_ms, ratio, cpu, empty_cpu_ms, big_cpu_ms;
   gboolean ok;
 
   if (app == NULL)
@@ -150,38 +159,48 @@ main (int   argc,
   make_data_dir (big_dir, n);
 
   /* Warm-up: libraries, fonts and icons into the page cache. */
-  run_once (app, empty_dir, home);
-  run_once (app, big_dir, home);
+  run_once (app, empty_dir, home, &cpu);
+  run_once (app, big_dir, home, &cpu);
 
   for (guint i = 0; i < runs; i++)
     {
       double value;
 
-      value = run_once (app, empty_dir, home);
+      value = run_once (app, empty_dir, home, &cpu);
       g_array_append_val (empty, value);
-      value = run_once (app, big_dir, home);
+      g_array_append_val (empty_cpu, cpu);
+      value = run_once (app, big_dir, home, &cpu);
       g_array_append_val (big, value);
+      g_array_append_val (big_cpu, cpu);
     }
 
   empty_ms = median_of (empty);
   big_ms = median_of (big);
+  empty_cpu_ms = median_of (empty_cpu);
+  big_cpu_ms = median_of (big_cpu);
   ratio = big_ms / empty_ms;
   ok = ratio <= LIMIT;
 
   printf ("startup: `tincan` to its first frame, %u-message history in the room it opens\n"
-          "vs an empty one, median of %u runs each (target 5 of issue #8)\n\n", n, runs);
+          "vs an empty one, median of %u runs each, GSK_RENDERER=%s (target 5 of issue #8)\n\n",
+          n, runs, g_getenv ("GSK_RENDERER") != NULL ? g_getenv ("GSK_RENDERER") : "cairo");
   printf ("%-32s %10s %10s %8s\n", "", "big", "empty", "ratio");
   printf ("%-32s %10.1f %10.1f %7.2fx\n", "exec → first frame (ms, median)", big_ms, empty_ms, ratio);
+  printf ("%-32s %10.1f %10.1f %7.2fx\n", "CPU time until then (ms, median)", big_cpu_ms, empty_cpu_ms,
+          big_cpu_ms / empty_cpu_ms);
   printf ("%-32s %10.1f %10.1f\n", "fastest (ms)", g_array_index (big, double, 0),
           g_array_index (empty, double, 0));
   printf ("%-32s %10.1f %10.1f\n", "slowest (ms)", g_array_index (big, double, big->len - 1),
           g_array_index (empty, double, empty->len - 1));
   printf ("\ntarget 5 (≤ %.1fx the empty history): %s\n", LIMIT, ok ? "HOLDS" : "MISSED");
-  printf ("RESULT target=5 what=\"Startup\" ratio=%.2f limit=\"<= %.1f\" holds=%s "
-          "measured=\"first frame %.0f ms (%u msgs) vs %.0f ms (empty), median of %u\"\n",
-          ratio, LIMIT, ok ? "yes" : "no", big_ms, n, empty_ms, runs);
+  printf ("RESULT target=5 ratio=%.2f limit=%.1f holds=%s "
+          "detail=\"first frame %.0f ms (%u msgs) vs %.0f ms (empty), median of %u; CPU %.0f vs %.0f ms\"\n",
+          ratio, LIMIT, ok ? "yes" : "no", big_ms, n, empty_ms, runs, big_cpu_ms, empty_cpu_ms);
 
-  bench_remove_tree (root);
+  if (g_getenv ("BENCH_STARTUP_KEEP") != NULL)
+    printf ("kept %s\n", root);
+  else
+    bench_remove_tree (root);
 
   return ok ? 0 : 1;
 }

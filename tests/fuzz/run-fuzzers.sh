@@ -37,8 +37,10 @@ export CC
 
 if [ ! -f "$builddir/build.ninja" ]; then
   echo "== configuring $builddir with $CC"
+  # The log's directory first: on a fresh clone there is no $builddir yet.
+  mkdir -p "$(dirname "$workdir")"
   meson setup "$builddir" "$top" -Dfuzzing=true -Dapp=disabled > "$workdir.setup.log" 2>&1 ||
-    { mkdir -p "$(dirname "$workdir")"; cat "$workdir.setup.log"; exit 1; }
+    { cat "$workdir.setup.log"; exit 1; }
 fi
 
 # The harnesses this tree builds (tests/fuzz/meson.build), or those named.
