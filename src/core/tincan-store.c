@@ -2090,19 +2090,18 @@ tincan_store_delete (TincanStore    *self,
   return TRUE;
 }
 
-GPtrArray *
-tincan_store_load_page (TincanStore  *self,
-                        const char   *room,
-                        gint64        before_seq,
-                        guint         limit,
-                        GError      **error)
+/* A page of @room's sequenced messages around @seq: the statement binds
+ * the room, @seq and @limit. */
+static GPtrArray *
+load_page (TincanStore  *self,
+           StmtId        id,
+           const char   *room,
+           gint64        seq,
+           guint         limit,
+           GError      **error)
 {
   g_autoptr (TincanStmt) stmt = NULL;
   gint64 room_id;
-
-  g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
-  g_return_val_if_fail (room != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!flush_pending (self, error))
     return NULL;
@@ -2113,14 +2112,28 @@ tincan_store_load_page (TincanStore  *self,
   if (room_id == 0 || limit == 0)
     return g_ptr_array_new_with_free_func (g_object_unref);
 
-  if (!(stmt = get_stmt (self, STMT_PAGE, error)))
+  if (!(stmt = get_stmt (self, id, error)))
     return NULL;
 
   sqlite3_bind_int64 (stmt, 1, room_id);
-  sqlite3_bind_int64 (stmt, 2, before_seq > 0 ? before_seq : G_MAXINT64);
+  sqlite3_bind_int64 (stmt, 2, seq);
   sqlite3_bind_int64 (stmt, 3, limit);
 
   return collect_rows (self, stmt, error);
+}
+
+GPtrArray *
+tincan_store_load_page (TincanStore  *self,
+                        const char   *room,
+                        gint64        before_seq,
+                        guint         limit,
+                        GError      **error)
+{
+  g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
+  g_return_val_if_fail (room != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return load_page (self, STMT_PAGE, room, before_seq > 0 ? before_seq : G_MAXINT64, limit, error);
 }
 
 GPtrArray *
@@ -2130,30 +2143,11 @@ tincan_store_load_page_after (TincanStore  *self,
                               guint         limit,
                               GError      **error)
 {
-  g_autoptr (TincanStmt) stmt = NULL;
-  gint64 room_id;
-
   g_return_val_if_fail (TINCAN_IS_STORE (self), NULL);
   g_return_val_if_fail (room != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!flush_pending (self, error))
-    return NULL;
-
-  if (!find_room (self, room, &room_id, error))
-    return NULL;
-
-  if (room_id == 0 || limit == 0)
-    return g_ptr_array_new_with_free_func (g_object_unref);
-
-  if (!(stmt = get_stmt (self, STMT_PAGE_AFTER, error)))
-    return NULL;
-
-  sqlite3_bind_int64 (stmt, 1, room_id);
-  sqlite3_bind_int64 (stmt, 2, MAX (after_seq, 0));
-  sqlite3_bind_int64 (stmt, 3, limit);
-
-  return collect_rows (self, stmt, error);
+  return load_page (self, STMT_PAGE_AFTER, room, MAX (after_seq, 0), limit, error);
 }
 
 GPtrArray *

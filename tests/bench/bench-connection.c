@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tincan-core.h"
+#include "bench-common.h"
 
 /* TincanConnection against a bare libsoup client doing the same work,
  * both over loopback to a tincan-server process, in the same run. */
@@ -18,31 +19,6 @@
 #define N_LATENCY    500
 #define N_RECEIVE    10000
 #define WINDOW       64
-
-static gboolean
-tick_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*ConditionFunc) (gpointer data);
-
-static void
-wait_for (ConditionFunc condition,
-          gpointer      data,
-          const char   *what)
-{
-  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-  guint tick = g_timeout_add (100, tick_cb, NULL);
-
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("benchmark stuck waiting for %s", what);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_source_remove (tick);
-}
 
 /* The bare client: hello, welcome, send frames with a window, count acks
  * and messages. JSON parsed with json-glib, as any client would. */
@@ -163,7 +139,7 @@ bare_new (const char *url,
   soup_message_disable_feature (msg, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
   soup_session_websocket_connect_async (bare->session, msg, NULL, (char **) protocols,
                                         G_PRIORITY_DEFAULT, NULL, on_bare_connected, bare);
-  wait_for (bare_welcomed, bare, "the bare client's welcome");
+  bench_wait_for (bare_welcomed, bare, 120000, "the bare client's welcome");
   return bare;
 }
 
@@ -279,7 +255,7 @@ tc_new (const char *url,
   g_signal_connect (tc->connection, "message-updated", G_CALLBACK (tc_on_updated), tc);
   g_signal_connect (tc->connection, "message-received", G_CALLBACK (tc_on_received), tc);
   tincan_connection_connect (tc->connection);
-  wait_for (tc_connected, tc, "TincanConnection to connect");
+  bench_wait_for (tc_connected, tc, 120000, "TincanConnection to connect");
   return tc;
 }
 
@@ -329,22 +305,6 @@ tc_received_n (gpointer data)
   TcCount *count = data;
 
   return count->tc->received >= count->n;
-}
-
-static int
-compare_double (gconstpointer a,
-                gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-static double
-median (GArray *values)
-{
-  g_array_sort (values, compare_double);
-  return values->len > 0 ? g_array_index (values, double, values->len / 2) : 0;
 }
 
 /* The server process */
@@ -404,7 +364,7 @@ measure_tc_send (const char *url,
 
   for (guint i = 0; i < N_THROUGHPUT; i++)
     tc_send (tc, room, i);
-  wait_for (tc_delivered_n, &count, "TincanConnection deliveries");
+  bench_wait_for (tc_delivered_n, &count, 120000, "TincanConnection deliveries");
   rate = rate_since (N_THROUGHPUT, start);
   tc_free (tc);
   return rate;
@@ -420,7 +380,7 @@ measure_bare_send (const char *url,
 
   bare->to_send = N_THROUGHPUT;
   bare_pump (bare);
-  wait_for (bare_all_acked, bare, "bare acks");
+  bench_wait_for (bare_all_acked, bare, 120000, "bare acks");
   rate = rate_since (N_THROUGHPUT, start);
   bare_free (bare);
   return rate;
@@ -440,9 +400,9 @@ measure_tc_latency (const char *url,
       TcCount count = { tc, i + 1 };
 
       tc_send (tc, room, i);
-      wait_for (tc_delivered_n, &count, "a delivery");
+      bench_wait_for (tc_delivered_n, &count, 120000, "a delivery");
     }
-  p50 = median (tc->latencies);
+  p50 = bench_percentile (tc->latencies, 0.5);
   tc_free (tc);
   return p50;
 }
@@ -457,8 +417,8 @@ measure_bare_latency (const char *url,
   bare->one_by_one = TRUE;
   bare->to_send = N_LATENCY;
   bare_pump (bare);
-  wait_for (bare_all_acked, bare, "bare acks");
-  p50 = median (bare->rtts);
+  bench_wait_for (bare_all_acked, bare, 120000, "bare acks");
+  p50 = bench_percentile (bare->rtts, 0.5);
   bare_free (bare);
   return p50;
 }
@@ -480,7 +440,7 @@ measure_tc_receive (const char *url,
   sender->to_send = N_RECEIVE;
   sender->window = 256;
   bare_pump (sender);
-  wait_for (tc_received_n, &count, "TincanConnection receiving");
+  bench_wait_for (tc_received_n, &count, 120000, "TincanConnection receiving");
   rate = rate_since (N_RECEIVE, start);
   bare_free (sender);
   tc_free (tc);
@@ -500,7 +460,7 @@ measure_bare_receive (const char *url,
   sender->to_send = N_RECEIVE;
   sender->window = 256;
   bare_pump (sender);
-  wait_for (bare_received_n, &count, "bare receiving");
+  bench_wait_for (bare_received_n, &count, 120000, "bare receiving");
   rate = rate_since (N_RECEIVE, start);
   bare_free (sender);
   bare_free (receiver);
@@ -558,8 +518,8 @@ main (int   argc,
       value = measure_bare_receive (url, r6);
       bare_recv_rate = MAX (bare_recv_rate, value);
     }
-  tc_p50 = median (tc_p50s);
-  bare_p50 = median (bare_p50s);
+  tc_p50 = bench_percentile (tc_p50s, 0.5);
+  bare_p50 = bench_percentile (bare_p50s, 0.5);
 
   printf ("\nTincanConnection vs a bare libsoup client, loopback, tincan-server process\n"
           "(%u sends with a window of %u; %u one at a time; %u received)\n\n",

@@ -15,6 +15,7 @@
 #include "tincan-message-list.h"
 #include "tincan-session.h"
 #include "tincan-window.h"
+#include "bench-common.h"
 
 /* Issue #8, target 3: the app receives 10 000 chat messages/s for 10 s.
  * The main loop must never stall over 50 ms, the conversation must stay
@@ -220,21 +221,12 @@ typedef struct
 
 /* CPU time of the calling thread: what the main loop itself spent, which
  * other processes on a loaded machine cannot inflate. */
-static gint64
-thread_cpu_us (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
-}
-
 static gboolean
 stall_tick (gpointer user_data)
 {
   Probe *probe = user_data;
   gint64 now = g_get_monotonic_time ();
-  gint64 cpu = thread_cpu_us ();
+  gint64 cpu = bench_thread_cpu_us ();
 
   if (probe->last != 0)
     {
@@ -323,23 +315,6 @@ cpu_seconds (void)
          (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-static gboolean
-set_flag (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-iterate_for (guint ms)
-{
-  gboolean done = FALSE;
-
-  g_timeout_add (ms, set_flag, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
-}
-
 static void
 run_flood (gboolean  app,
            Result   *result)
@@ -400,7 +375,7 @@ run_flood (gboolean  app,
       model = G_LIST_MODEL (tincan_conversation_view_get_model (view));
       g_signal_connect (model, "items-changed", G_CALLBACK (on_items_changed), &probe);
       /* Let the window map and draw once before the flood. */
-      iterate_for (300);
+      bench_iterate_for (300);
       {
         GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
 
@@ -416,7 +391,7 @@ run_flood (gboolean  app,
   probe.lateness = g_array_new (FALSE, FALSE, sizeof (gint64));
   tick = g_timeout_add (TICK_MS, stall_tick, &probe);
   cpu_start = cpu_seconds ();
-  result->thread_cpu_s = -thread_cpu_us () / 1e6;
+  result->thread_cpu_s = -bench_thread_cpu_us () / 1e6;
 
   deadline = g_get_monotonic_time () + (gint64) (duration_s + 20) * G_USEC_PER_SEC;
   while (!g_atomic_int_get (&flood.done) && g_get_monotonic_time () < deadline)
@@ -432,7 +407,7 @@ run_flood (gboolean  app,
   g_source_remove (tick);
 
   result->cpu_s = cpu_seconds () - cpu_start;
-  result->thread_cpu_s += thread_cpu_us () / 1e6;
+  result->thread_cpu_s += bench_thread_cpu_us () / 1e6;
   result->max_busy_ms = probe.max_busy_us / 1000.0;
   result->max_frame_ms = probe.max_frame_us / 1000.0;
   result->max_layout_ms = probe.max_layout_us / 1000.0;

@@ -14,6 +14,7 @@
 #include "tincan-conversation-view.h"
 #include "tincan-session.h"
 #include "tincan-window.h"
+#include "bench-common.h"
 
 /* Issue #8, target 7: connected and idle for 60 s costs < 50 ms of CPU,
  * and the main loop wakes up only for the heartbeat.
@@ -149,32 +150,6 @@ counting_poll (GPollFD *fds,
   return result;
 }
 
-static gint64
-thread_cpu_us (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
-}
-
-static gboolean
-set_flag (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-iterate_for (guint ms)
-{
-  gboolean done = FALSE;
-
-  g_timeout_add (ms, set_flag, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
-}
-
 typedef struct
 {
   double cpu_ms;
@@ -246,15 +221,15 @@ run_idle (gboolean  app,
   result->connected = tincan_connection_get_state (connection) == TINCAN_CONNECTION_STATE_CONNECTED;
   /* Settle: the first frames, the first draw, a text cursor that stops
    * blinking after its timeout (10 s by default). */
-  iterate_for (app ? 12000 : 1000);
+  bench_iterate_for (app ? 12000 : 1000);
 
   wakeups = 0;
   g_array_set_size (wakeup_times, 0);
   counting = TRUE;
-  cpu_start = thread_cpu_us ();
+  cpu_start = bench_thread_cpu_us ();
   cpu_wall_start = g_get_monotonic_time ();
-  iterate_for (idle_s * 1000);
-  result->cpu_ms = (thread_cpu_us () - cpu_start) / 1000.0;
+  bench_iterate_for (idle_s * 1000);
+  result->cpu_ms = (bench_thread_cpu_us () - cpu_start) / 1000.0;
   counting = FALSE;
   result->wakeups = wakeups;
   printf ("%s: wakeup bursts at (s):", app ? "app" : "headless");

@@ -13,6 +13,7 @@
 #include "tincan-inspector-pane.h"
 #include "tincan-session.h"
 #include "tincan-window.h"
+#include "bench-common.h"
 
 /* Issue #6: the frame inspector stays smooth at 10 000 frames/s.
  *
@@ -233,15 +234,6 @@ typedef struct
 
 /* CPU time of the calling thread: what the main loop itself spent. */
 static gint64
-thread_cpu_us (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
-}
-
-static gint64
 last_time (GListModel *model)
 {
   guint n = g_list_model_get_n_items (model);
@@ -255,7 +247,7 @@ stall_tick (gpointer user_data)
 {
   Probe *probe = user_data;
   gint64 now = g_get_monotonic_time ();
-  gint64 cpu = thread_cpu_us ();
+  gint64 cpu = bench_thread_cpu_us ();
 
   if (probe->last != 0)
     {
@@ -334,23 +326,6 @@ compare_int64 (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
-static gboolean
-set_flag (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-iterate_for (guint ms)
-{
-  gboolean done = FALSE;
-
-  g_timeout_add (ms, set_flag, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
-}
-
 static double
 percentile_ms (GArray *values,
                guint   percent)
@@ -426,7 +401,7 @@ run_flood (gboolean  pongs,
       probe.view = G_LIST_MODEL (tincan_inspector_pane_get_model (pane));
     }
   /* Let the window map and draw once before the flood. */
-  iterate_for (300);
+  bench_iterate_for (300);
   clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
   g_signal_connect (clock, "before-paint", G_CALLBACK (on_before_paint), &probe);
   g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &probe);
@@ -436,7 +411,7 @@ run_flood (gboolean  pongs,
   probe.lateness = g_array_new (FALSE, FALSE, sizeof (gint64));
   probe.lag = g_array_new (FALSE, FALSE, sizeof (gint64));
   tick = g_timeout_add (TICK_MS, stall_tick, &probe);
-  result->thread_cpu_s = -thread_cpu_us () / 1e6;
+  result->thread_cpu_s = -bench_thread_cpu_us () / 1e6;
 
   deadline = g_get_monotonic_time () + (gint64) (duration_s + 20) * G_USEC_PER_SEC;
   while (g_atomic_pointer_get (&flood.sent) == 0 && g_get_monotonic_time () < deadline)
@@ -446,10 +421,10 @@ run_flood (gboolean  pongs,
     g_main_context_iteration (NULL, TRUE);
   probe.flooding = FALSE;
   /* What is still in flight has to arrive, be logged and be drawn. */
-  iterate_for (1000);
+  bench_iterate_for (1000);
   g_source_remove (tick);
 
-  result->thread_cpu_s += thread_cpu_us () / 1e6;
+  result->thread_cpu_s += bench_thread_cpu_us () / 1e6;
   g_signal_handlers_disconnect_by_data (clock, &probe);
   result->sent = g_atomic_pointer_get (&flood.sent);
   result->max_ms = probe.max_late_us / 1000.0;

@@ -11,6 +11,7 @@
 
 #include "tincan-core.h"
 #include "tincan-message-list.h"
+#include "bench-common.h"
 
 /* Issue #8, target 1: receive.
  *
@@ -41,31 +42,6 @@ static gboolean
 wanted (const char *client)
 {
   return only == NULL || g_str_equal (only, client);
-}
-
-static gboolean
-tick_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*ConditionFunc) (gpointer data);
-
-static void
-wait_for (ConditionFunc condition,
-          gpointer      data,
-          const char   *what)
-{
-  gint64 deadline = g_get_monotonic_time () + 300 * G_USEC_PER_SEC;
-  guint tick = g_timeout_add (100, tick_cb, NULL);
-
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("benchmark stuck waiting for %s", what);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_source_remove (tick);
 }
 
 /* The blaster */
@@ -183,7 +159,7 @@ measure_bare (const char *url,
   start = g_get_monotonic_time ();
   soup_session_websocket_connect_async (bare.session, msg, NULL, (char **) protocols,
                                         G_PRIORITY_DEFAULT, NULL, on_bare_connected, &bare);
-  wait_for (bare_done, &bare, parse ? "the json-glib client" : "the counting client");
+  bench_wait_for (bare_done, &bare, 300000, parse ? "the json-glib client" : "the counting client");
   seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
   if (bare.failed)
     g_error ("a bare client failed");
@@ -254,7 +230,7 @@ measure_tincan (const char *url,
 
   start = g_get_monotonic_time ();
   tincan_connection_connect (connection);
-  wait_for (tc_done, &tc, "TincanConnection receiving");
+  bench_wait_for (tc_done, &tc, 300000, "TincanConnection receiving");
   /* Stored means on disk: the last batch is committed too. */
   if (!tincan_store_flush (tc.store, &error))
     g_error ("store: %s", error->message);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tincan-core.h"
+#include "bench-common.h"
 
 /* Issue #8, target 6: after a server restart, connected again and the
  * outbox flushed within the chosen backoff delay + 100 ms.
@@ -40,32 +41,6 @@ typedef struct
   gint64            flushed_at;
   gboolean          connected;
 } Watch;
-
-static gboolean
-wake_up (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*ConditionFunc) (gpointer data);
-
-static void
-wait_for (ConditionFunc condition,
-          gpointer      data,
-          guint         timeout_ms,
-          const char   *what)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint wake = g_timeout_add (5, wake_up, NULL);
-
-  while (!condition (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        g_error ("benchmark stuck waiting for %s", what);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_source_remove (wake);
-}
 
 static void
 on_state (TincanConnection *connection,
@@ -179,7 +154,7 @@ server_start (Server     *server,
     g_error ("Cannot start %s: %s", bin, error->message);
   server->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));
   g_data_input_stream_read_line_async (server->out, G_PRIORITY_DEFAULT, NULL, read_line_cb, server);
-  wait_for (server_ready, server, 10000, "the server to listen");
+  bench_wait_for (server_ready, server, 10000, "the server to listen");
   if (server->line == NULL || !g_str_has_prefix (server->line, "listening on "))
     g_error ("unexpected server output: %s", server->line != NULL ? server->line : "(none)");
 }
@@ -234,22 +209,6 @@ typedef struct
   double   ratio;
 } Round;
 
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-median_of (GArray *values)
-{
-  g_array_sort (values, compare_doubles);
-  return values->len > 0 ? g_array_index (values, double, values->len / 2) : 0;
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -295,7 +254,7 @@ main (int   argc,
   g_signal_connect (connection, "notify::retry-at", G_CALLBACK (on_retry_at), &watch);
   g_signal_connect (connection, "notify::queued-count", G_CALLBACK (on_queued_count), &watch);
   tincan_connection_connect (connection);
-  wait_for (is_connected, &watch, 10000, "the first connection");
+  bench_wait_for (is_connected, &watch, 10000, "the first connection");
 
   for (guint round = 0; round < n_rounds; round++)
     {
@@ -304,14 +263,7 @@ main (int   argc,
 
       /* Up longer than the stable period: the next loss starts over at
        * attempt 1, as after a long-lived connection. */
-      {
-        gint64 until = g_get_monotonic_time () + (STABLE_MS + 200) * 1000;
-        guint wake = g_timeout_add (50, wake_up, NULL);
-
-        while (g_get_monotonic_time () < until)
-          g_main_context_iteration (NULL, TRUE);
-        g_source_remove (wake);
-      }
+      bench_iterate_for (STABLE_MS + 200);
 
       r.crash = round % 2 == 1;
       watch.retry_at = 0;
@@ -320,7 +272,7 @@ main (int   argc,
       watch.lost_at = 0;
 
       server_stop (&server, r.crash);
-      wait_for (is_lost, &watch, 10000, "the connection to notice the server gone");
+      bench_wait_for (is_lost, &watch, 10000, "the connection to notice the server gone");
       server_reap (&server);
 
       /* Sent while the server is away: they wait in the outbox. */
@@ -333,7 +285,7 @@ main (int   argc,
         }
 
       server_start (&server, port, server_db);
-      wait_for (is_flushed, &watch, 60000, "the outbox to be flushed");
+      bench_wait_for (is_flushed, &watch, 60000, "the outbox to be flushed");
 
       due = MAX (server.ready_at, watch.retry_at);
       r.attempts = watch.attempts;
@@ -362,10 +314,10 @@ main (int   argc,
       printf ("%5u %6s %8u %10.1f %8.1f %10.1f %10.1f %10.1f %6.2fx\n", i + 1, r->crash ? "KILL" : "TERM",
               r->attempts, r->delay_ms, r->ready_ms, r->connected_ms, r->flushed_ms, r->overshoot_ms, r->ratio);
     }
-  median = median_of (overshoots);
+  median = bench_percentile (overshoots, 0.5);
   printf ("\n%-44s %10.1f\n", "median overshoot (ms)", median);
   printf ("%-44s %10.1f\n", "worst overshoot (ms)", worst);
-  printf ("%-44s %10.1f\n", "median loss → flushed (ms)", median_of (flushes));
+  printf ("%-44s %10.1f\n", "median loss → flushed (ms)", bench_percentile (flushes, 0.5));
   printf ("%-44s %9.2fx\n", "worst flushed / (due + 100 ms)", worst_ratio);
 
   ok = worst <= BUDGET_MS;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench-history.h"
+#include "bench-common.h"
 
 /* Issue #8, target 5: `tincan` to its first frame with a 1 000 000-message
  * history in the room it opens, against an empty history: ≤ 1.2×.
@@ -100,22 +101,6 @@ run_once (const char *app,
   return (frame - start) / 1000.0;
 }
 
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-median_of (GArray *values)
-{
-  g_array_sort (values, compare_doubles);
-  return g_array_index (values, double, values->len / 2);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -174,10 +159,10 @@ main (int   argc,
       g_array_append_val (big_cpu, cpu);
     }
 
-  empty_ms = median_of (empty);
-  big_ms = median_of (big);
-  empty_cpu_ms = median_of (empty_cpu);
-  big_cpu_ms = median_of (big_cpu);
+  empty_ms = bench_percentile (empty, 0.5);
+  big_ms = bench_percentile (big, 0.5);
+  empty_cpu_ms = bench_percentile (empty_cpu, 0.5);
+  big_cpu_ms = bench_percentile (big_cpu, 0.5);
   ratio = big_ms / empty_ms;
   ok = ratio <= LIMIT;
 

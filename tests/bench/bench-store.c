@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "tincan-core.h"
+#include "bench-common.h"
 
 /* The send path's write: tincan_store_save() of a new outgoing message,
  * then tincan_store_flush() (what must finish before the frame goes out),
@@ -16,23 +17,6 @@
 #define N_MESSAGES 2000
 /* A history to write into: random cids spread the index pages. */
 #define N_HISTORY  20000
-
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-percentile (GArray *values,
-            double  p)
-{
-  g_array_sort (values, compare_doubles);
-  return g_array_index (values, double, (guint) (p * (values->len - 1)));
-}
 
 int
 main (int   argc,
@@ -96,11 +80,11 @@ main (int   argc,
   printf ("store with %u messages, %u more outgoing one at a time (µs)\n", N_HISTORY, N_MESSAGES);
   printf ("%-32s %8s %8s %8s\n", "", "p50", "p90", "p99");
   printf ("%-32s %8.1f %8.1f %8.1f\n", "save + flush (before sending)",
-          percentile (flush_us, 0.5), percentile (flush_us, 0.9), percentile (flush_us, 0.99));
+          bench_percentile (flush_us, 0.5), bench_percentile (flush_us, 0.9), bench_percentile (flush_us, 0.99));
   printf ("%-32s %8.1f %8.1f %8.1f\n", "idle after the flush",
-          percentile (idle_us, 0.5), percentile (idle_us, 0.9), percentile (idle_us, 0.99));
+          bench_percentile (idle_us, 0.5), bench_percentile (idle_us, 0.9), bench_percentile (idle_us, 0.99));
   printf ("%-32s %8.1f %8.1f %8.1f\n", "ack save + idle commit",
-          percentile (ack_us, 0.5), percentile (ack_us, 0.9), percentile (ack_us, 0.99));
+          bench_percentile (ack_us, 0.5), bench_percentile (ack_us, 0.9), bench_percentile (ack_us, 0.99));
 
   g_assert_cmpuint (tincan_store_count_messages (store, "lobby"), ==, N_HISTORY + N_MESSAGES);
   g_clear_object (&store);
