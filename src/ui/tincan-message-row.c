@@ -24,6 +24,11 @@ struct _TincanMessageRow
   GSignalGroup  *message_signals;
   char          *day;
   gboolean       continuation;
+  /* What the header shows (and screen readers hear) even while the
+   * header itself is not built: continuation rows never build it. */
+  char          *sender_text;
+  char          *time_text;
+  gboolean       sender_dim;
 
   /* Created the first time they are needed: most rows never show them,
    * and a flood builds hundreds of rows a second. */
@@ -145,15 +150,12 @@ update_time (TincanMessageRow *self)
   gint64 ms = message_time_ms (self->message);
 
   when = tincan_date_time_new_local (ms);
-  if (when == NULL)
-    {
-      gtk_label_set_text (self->time_label, "");
-      return;
-    }
-
   /* Translators: message time, strftime format */
-  text = g_date_time_format (when, _("%H:%M"));
-  gtk_label_set_text (self->time_label, text);
+  text = when != NULL ? g_date_time_format (when, _("%H:%M")) : NULL;
+  g_free (self->time_text);
+  self->time_text = g_strdup (text != NULL ? text : "");
+  if (self->time_label != NULL)
+    gtk_label_set_text (self->time_label, self->time_text);
   /* The full date is formatted when the tooltip is asked for
    * (on_time_query_tooltip): setting a tooltip on every bind would cost
    * a pointer query each time a row is reused. */
@@ -434,6 +436,66 @@ update_state (TincanMessageRow *self)
   update_actions (self);
 }
 
+/* Fills the header, when it is built, from what it should show. */
+static void
+update_header (TincanMessageRow *self)
+{
+  if (self->header_box == NULL)
+    return;
+
+  if (self->sender_dim)
+    gtk_widget_add_css_class (GTK_WIDGET (self->sender_label), "dim-label");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->sender_label), "dim-label");
+
+  /* Plain text: a sender name is user input too. */
+  gtk_label_set_text (self->sender_label, self->sender_text != NULL ? self->sender_text : "");
+  gtk_label_set_text (self->time_label, self->time_text != NULL ? self->time_text : "");
+  /* Recomputing initials and colour is not free: only on a new sender. */
+  if (g_strcmp0 (adw_avatar_get_text (self->avatar), self->sender_text) != 0)
+    adw_avatar_set_text (self->avatar, self->sender_text);
+}
+
+/* The avatar and the sender/time header, built for the first row of a
+ * run of messages: the rows that continue it (most rows in a busy room)
+ * never show them. */
+static void
+ensure_header (TincanMessageRow *self)
+{
+  if (self->header_box != NULL)
+    return;
+
+  self->avatar = ADW_AVATAR (adw_avatar_new (36, NULL, TRUE));
+  gtk_widget_set_valign (GTK_WIDGET (self->avatar), GTK_ALIGN_START);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->avatar),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Avatar"),
+                                  -1);
+  gtk_widget_insert_after (GTK_WIDGET (self->avatar), self->main_box, NULL);
+
+  self->header_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+
+  self->sender_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_use_markup (self->sender_label, FALSE);
+  gtk_label_set_xalign (self->sender_label, 0);
+  gtk_label_set_ellipsize (self->sender_label, PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (GTK_WIDGET (self->sender_label), "sender");
+  gtk_box_append (GTK_BOX (self->header_box), GTK_WIDGET (self->sender_label));
+
+  self->time_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_use_markup (self->time_label, FALSE);
+  gtk_label_set_xalign (self->time_label, 0);
+  gtk_widget_add_css_class (GTK_WIDGET (self->time_label), "caption");
+  gtk_widget_add_css_class (GTK_WIDGET (self->time_label), "dim-label");
+  gtk_widget_add_css_class (GTK_WIDGET (self->time_label), "numeric");
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self->time_label), TRUE);
+  g_signal_connect_object (self->time_label, "query-tooltip",
+                           G_CALLBACK (on_time_query_tooltip), self, 0);
+  gtk_box_append (GTK_BOX (self->header_box), GTK_WIDGET (self->time_label));
+
+  gtk_widget_insert_after (self->header_box, self->content_box, NULL);
+  update_header (self);
+}
+
 static void
 update_sender (TincanMessageRow *self)
 {
@@ -451,20 +513,19 @@ update_sender (TincanMessageRow *self)
     {
       gtk_widget_add_css_class (GTK_WIDGET (self), "unmapped");
       gtk_widget_add_css_class (GTK_WIDGET (self->text_label), "monospace");
-      gtk_widget_add_css_class (GTK_WIDGET (self->sender_label), "dim-label");
     }
   else
     {
       gtk_widget_remove_css_class (GTK_WIDGET (self), "unmapped");
       gtk_widget_remove_css_class (GTK_WIDGET (self->text_label), "monospace");
-      gtk_widget_remove_css_class (GTK_WIDGET (self->sender_label), "dim-label");
     }
 
-  /* Plain text: a sender name is user input too. */
-  gtk_label_set_text (self->sender_label, sender);
-  /* Recomputing initials and colour is not free: only on a new sender. */
-  if (g_strcmp0 (adw_avatar_get_text (self->avatar), sender) != 0)
-    adw_avatar_set_text (self->avatar, sender);
+  g_free (self->sender_text);
+  self->sender_text = g_strdup (sender);
+  self->sender_dim = unmapped;
+  if (!self->continuation)
+    ensure_header (self);
+  update_header (self);
 }
 
 /* Pango breaks a word that has no break opportunity in time that grows
@@ -534,8 +595,13 @@ update_layout (TincanMessageRow *self)
       gtk_label_set_text (self->day_label, self->day != NULL ? self->day : "");
     }
 
-  gtk_widget_set_visible (GTK_WIDGET (self->avatar), !self->continuation);
-  gtk_widget_set_visible (self->header_box, !self->continuation);
+  if (!self->continuation)
+    ensure_header (self);
+  if (self->header_box != NULL)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->avatar), !self->continuation);
+      gtk_widget_set_visible (self->header_box, !self->continuation);
+    }
   gtk_widget_set_margin_start (self->content_box, self->continuation ? 48 : 0);
   if (self->continuation)
     gtk_widget_add_css_class (GTK_WIDGET (self), "continuation");
@@ -636,13 +702,13 @@ update_accessible_label (TincanMessageRow *self)
   if (state != NULL)
     /* Translators: a message for screen readers: sender, time, delivery
      * state, text; e.g. "alice, 10:42, Delivered: hello" */
-    label = g_strdup_printf (_("%s, %s, %s: %s"), gtk_label_get_text (self->sender_label),
-                             gtk_label_get_text (self->time_label), state, text);
+    label = g_strdup_printf (_("%s, %s, %s: %s"), self->sender_text ? self->sender_text : "",
+                             self->time_text ? self->time_text : "", state, text);
   else
     /* Translators: a received message for screen readers: sender, time,
      * text; e.g. "bob, 10:42: hi" */
-    label = g_strdup_printf (_("%s, %s: %s"), gtk_label_get_text (self->sender_label),
-                             gtk_label_get_text (self->time_label), text);
+    label = g_strdup_printf (_("%s, %s: %s"), self->sender_text ? self->sender_text : "",
+                             self->time_text ? self->time_text : "", text);
 
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
 }
@@ -691,6 +757,10 @@ tincan_message_row_dispose (GObject *object)
   g_clear_pointer (&self->day_box, gtk_widget_unparent);
   self->day_label = NULL;
   gtk_widget_dispose_template (GTK_WIDGET (self), TINCAN_TYPE_MESSAGE_ROW);
+  self->avatar = NULL;
+  self->header_box = NULL;
+  self->sender_label = NULL;
+  self->time_label = NULL;
   self->links_box = NULL;
   self->note_label = NULL;
   self->failed_box = NULL;
@@ -708,6 +778,8 @@ tincan_message_row_finalize (GObject *object)
   TincanMessageRow *self = TINCAN_MESSAGE_ROW (object);
 
   g_clear_pointer (&self->day, g_free);
+  g_clear_pointer (&self->sender_text, g_free);
+  g_clear_pointer (&self->time_text, g_free);
 
   G_OBJECT_CLASS (tincan_message_row_parent_class)->finalize (object);
 }
@@ -792,11 +864,7 @@ tincan_message_row_class_init (TincanMessageRowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/tincan/Tincan/ui/tincan-message-row.ui");
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, main_box);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, avatar);
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, content_box);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, header_box);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, sender_label);
-  gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, text_label);
   gtk_widget_class_bind_template_child (widget_class, TincanMessageRow, state_image);
 
@@ -819,13 +887,6 @@ tincan_message_row_init (TincanMessageRow *self)
   g_signal_group_connect_swapped (self->message_signals, "notify::text",
                                   G_CALLBACK (on_text_notify), self);
 
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->avatar),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Avatar"),
-                                  -1);
-
-  gtk_widget_set_has_tooltip (GTK_WIDGET (self->time_label), TRUE);
-  g_signal_connect_object (self->time_label, "query-tooltip",
-                           G_CALLBACK (on_time_query_tooltip), self, 0);
 }
 
 GtkWidget *
