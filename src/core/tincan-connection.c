@@ -1796,11 +1796,12 @@ handle_incoming (TincanConnection *self,
     handle_frame (self, g_ptr_array_index (frames, i));
 }
 
-/* Handles queued frames, oldest first, until the queue is empty or
+/* Handles queued frames, oldest first, until no more than @keep wait or
  * @deadline_us (monotonic; 0 = no limit) has passed. */
 static void
 handle_incoming_until (TincanConnection *self,
-                       gint64            deadline_us)
+                       gint64            deadline_us,
+                       guint             keep)
 {
   IncomingFrame *incoming;
 
@@ -1810,7 +1811,7 @@ handle_incoming_until (TincanConnection *self,
   g_object_ref (self);
   self->handling_incoming = TRUE;
 
-  while ((incoming = g_queue_pop_head (&self->incoming)) != NULL)
+  while (self->incoming.length > keep && (incoming = g_queue_pop_head (&self->incoming)) != NULL)
     {
       handle_incoming (self, incoming);
       incoming_frame_free (incoming);
@@ -1827,7 +1828,7 @@ incoming_cb (gpointer user_data)
 {
   TincanConnection *self = user_data;
 
-  handle_incoming_until (self, g_get_monotonic_time () + INCOMING_SLICE_US);
+  handle_incoming_until (self, g_get_monotonic_time () + INCOMING_SLICE_US, 0);
 
   if (self->incoming.length > 0)
     return G_SOURCE_CONTINUE;
@@ -1840,7 +1841,7 @@ incoming_cb (gpointer user_data)
 static void
 drain_incoming (TincanConnection *self)
 {
-  handle_incoming_until (self, 0);
+  handle_incoming_until (self, 0, 0);
   if (self->incoming.length == 0)
     g_clear_handle_id (&self->incoming_source, g_source_remove);
 }
@@ -1873,22 +1874,9 @@ on_ws_message (SoupWebsocketConnection *ws,
   incoming->binary = binary;
   g_queue_push_tail (&self->incoming, incoming);
 
-  if (self->incoming.length > INCOMING_MAX)
-    {
-      /* Not keeping up: one handled for each one read, so reading goes
-       * at the pace of handling and the queue stops growing. */
-      while (self->incoming.length > INCOMING_MAX && !self->handling_incoming)
-        {
-          IncomingFrame *oldest = g_queue_pop_head (&self->incoming);
-
-          g_object_ref (self);
-          self->handling_incoming = TRUE;
-          handle_incoming (self, oldest);
-          self->handling_incoming = FALSE;
-          incoming_frame_free (oldest);
-          g_object_unref (self);
-        }
-    }
+  /* Not keeping up: one handled for each one read, so reading goes at
+   * the pace of handling and the queue stops growing. */
+  handle_incoming_until (self, 0, INCOMING_MAX);
 
   if (self->incoming_source == 0)
     {

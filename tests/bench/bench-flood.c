@@ -16,6 +16,7 @@
 #include "tincan-session.h"
 #include "tincan-window.h"
 #include "bench-common.h"
+#include "bench-peer.h"
 
 /* Issue #8, target 3: the app receives 10 000 chat messages/s for 10 s.
  * The main loop must never stall over 50 ms, the conversation must stay
@@ -44,137 +45,26 @@ static guint duration_s = 10;
 
 typedef struct
 {
-  GMainContext            *context;
-  GMainLoop               *loop;
-  SoupServer              *server;
-  SoupWebsocketConnection *conn;
-  guint                    port;
-  gint64                   seq;
-  gint64                   flood_start;
-  guint64                  sent;
-  int                      done;
-  GMutex                   lock;
-  GCond                    ready;
+  BenchPeer               *peer;
 } Flood;
 
-static gboolean
-flood_tick (gpointer user_data)
+static char *
+flood_frame (gint64   seq,
+             gpointer data)
 {
-  Flood *flood = user_data;
-  gint64 now = g_get_monotonic_time ();
-  guint64 due;
-
-  if (flood->conn == NULL ||
-      soup_websocket_connection_get_state (flood->conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return G_SOURCE_CONTINUE;
-
-  if (flood->flood_start == 0)
-    flood->flood_start = now;
-  if (now - flood->flood_start >= (gint64) duration_s * G_USEC_PER_SEC)
-    {
-      g_atomic_int_set (&flood->done, TRUE);
-      return G_SOURCE_REMOVE;
-    }
-
-  /* Catch up on time lost: the rate holds even if a tick is late. */
-  due = (guint64) ((now - flood->flood_start) * rate / G_USEC_PER_SEC) + rate * TICK_MS / 1000;
-  due = MIN (due, (guint64) rate * duration_s);
-  while (flood->sent < due)
-    {
-      g_autofree char *json = NULL;
-
-      flood->seq++;
-      json = g_strdup_printf ("{\"type\":\"message\",\"room\":\"lobby\",\"seq\":%" G_GINT64_FORMAT
-                              ",\"id\":\"m-%" G_GINT64_FORMAT "\",\"from\":\"user%" G_GINT64_FORMAT "\","
-                              "\"text\":\"message %" G_GINT64_FORMAT " of the flood\","
-                              "\"ts\":\"2026-11-22T10:00:00.000Z\"}",
-                              flood->seq, flood->seq, flood->seq % 7, flood->seq);
-      soup_websocket_connection_send_text (flood->conn, json);
-      g_atomic_pointer_set (&flood->sent, flood->sent + 1);
-    }
-
-  return G_SOURCE_CONTINUE;
+  return g_strdup_printf ("{\"type\":\"message\",\"room\":\"lobby\",\"seq\":%" G_GINT64_FORMAT
+                          ",\"id\":\"m-%" G_GINT64_FORMAT "\",\"from\":\"user%" G_GINT64_FORMAT "\","
+                          "\"text\":\"message %" G_GINT64_FORMAT " of the flood\","
+                          "\"ts\":\"2026-11-22T10:00:00.000Z\"}",
+                          seq, seq, seq % 7, seq);
 }
 
+/* The client said hello: the flood starts. */
 static void
-flood_on_message (SoupWebsocketConnection *conn,
-                  int                      type,
-                  GBytes                  *payload,
-                  Flood                   *flood)
+flood_hello (BenchPeer *peer,
+             gpointer   user_data)
 {
-  gsize size = 0;
-  const char *data = g_bytes_get_data (payload, &size);
-  g_autoptr (TincanFrame) frame = tincan_v1_decode (data, size, NULL);
-
-  if (frame == NULL)
-    return;
-
-  if (frame->type == TINCAN_FRAME_HELLO)
-    {
-      GSource *source = g_timeout_source_new (TICK_MS);
-
-      soup_websocket_connection_send_text (conn, "{\"type\":\"welcome\",\"session\":\"s\",\"user\":\"alice\",\"rooms\":[\"lobby\"]}");
-      soup_websocket_connection_send_text (conn, "{\"type\":\"resumed\",\"room\":\"lobby\",\"seq\":0,\"gap\":false}");
-      g_source_set_callback (source, flood_tick, flood, NULL);
-      g_source_attach (source, flood->context);
-      g_source_unref (source);
-    }
-  else if (frame->type == TINCAN_FRAME_PING)
-    {
-      g_autofree char *pong = g_strdup_printf ("{\"type\":\"pong\",\"id\":%" G_GINT64_FORMAT "}",
-                                               frame->ping_id);
-
-      soup_websocket_connection_send_text (conn, pong);
-    }
-}
-
-static void
-flood_on_websocket (SoupServer              *server,
-                    SoupServerMessage       *msg,
-                    const char              *path,
-                    SoupWebsocketConnection *conn,
-                    gpointer                 user_data)
-{
-  Flood *flood = user_data;
-
-  if (flood->conn != NULL)
-    return;
-  g_set_object (&flood->conn, conn);
-  g_signal_connect (conn, "message", G_CALLBACK (flood_on_message), flood);
-}
-
-static gpointer
-flood_thread (gpointer user_data)
-{
-  Flood *flood = user_data;
-  g_autoptr (GError) error = NULL;
-  const char *protocols[] = { TINCAN_V1_SUBPROTOCOL, NULL };
-  GSList *uris;
-
-  g_main_context_push_thread_default (flood->context);
-  flood->server = soup_server_new (NULL, NULL);
-  soup_server_add_websocket_handler (flood->server, "/ws", NULL, (char **) protocols,
-                                     flood_on_websocket, flood, NULL);
-  if (!soup_server_listen_local (flood->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
-    g_error ("cannot listen: %s", error->message);
-  uris = soup_server_get_uris (flood->server);
-
-  g_mutex_lock (&flood->lock);
-  flood->port = g_uri_get_port (uris->data);
-  g_cond_signal (&flood->ready);
-  g_mutex_unlock (&flood->lock);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-
-  g_main_loop_run (flood->loop);
-
-  if (flood->conn != NULL &&
-      soup_websocket_connection_get_state (flood->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (flood->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
-  g_clear_object (&flood->conn);
-  soup_server_disconnect (flood->server);
-  g_clear_object (&flood->server);
-  g_main_context_pop_thread_default (flood->context);
-  return NULL;
+  bench_peer_flood (peer, rate, duration_s, TICK_MS, flood_frame, NULL);
 }
 
 typedef struct
@@ -333,27 +223,18 @@ run_flood (gboolean  app,
   TincanWindow *window = NULL;
   TincanConversationView *view = NULL;
   GListModel *model = NULL;
-  GThread *thread;
   guint tick;
   gint64 deadline;
   double cpu_start;
 
-  flood.context = g_main_context_new ();
-  flood.loop = g_main_loop_new (flood.context, FALSE);
-  g_mutex_init (&flood.lock);
-  g_cond_init (&flood.ready);
-  thread = g_thread_new ("flood", flood_thread, &flood);
-  g_mutex_lock (&flood.lock);
-  while (flood.port == 0)
-    g_cond_wait (&flood.ready, &flood.lock);
-  g_mutex_unlock (&flood.lock);
+  flood.peer = bench_peer_start (flood_hello, &flood);
 
   dir = g_dir_make_tmp ("tincan-bench-flood-XXXXXX", &error);
   g_assert_no_error (error);
   store_path = g_build_filename (dir, "alice.sqlite", NULL);
   store = tincan_store_new (store_path, &error);
   g_assert_no_error (error);
-  url = g_strdup_printf ("ws://127.0.0.1:%u/ws", flood.port);
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws", flood.peer->port);
   profile = tincan_profile_new ();
   tincan_profile_set_name (profile, "Flood");
   tincan_profile_set_url (profile, url);
@@ -394,11 +275,11 @@ run_flood (gboolean  app,
   result->thread_cpu_s = -bench_thread_cpu_us () / 1e6;
 
   deadline = g_get_monotonic_time () + (gint64) (duration_s + 20) * G_USEC_PER_SEC;
-  while (!g_atomic_int_get (&flood.done) && g_get_monotonic_time () < deadline)
+  while (!g_atomic_int_get (&flood.peer->flood_done) && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
   /* What is still in flight has to arrive (and be drawn). */
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (probe.received < g_atomic_pointer_get (&flood.sent) &&
+  while (probe.received < g_atomic_pointer_get (&flood.peer->sent) &&
          g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
   deadline = g_get_monotonic_time () + 500 * 1000;
@@ -416,7 +297,7 @@ run_flood (gboolean  app,
   if (window != NULL)
     g_signal_handlers_disconnect_by_data (gtk_widget_get_frame_clock (GTK_WIDGET (window)), &probe);
   g_array_sort (probe.lateness, compare_int64);
-  result->sent = g_atomic_pointer_get (&flood.sent);
+  result->sent = g_atomic_pointer_get (&flood.peer->sent);
   result->received = probe.received;
   result->listed = probe.listed;
   result->items_changed = probe.items_changed;
@@ -457,15 +338,10 @@ run_flood (gboolean  app,
   g_signal_handlers_disconnect_by_data (connection, &probe);
   if (window != NULL)
     gtk_window_destroy (GTK_WINDOW (window));
-  g_main_loop_quit (flood.loop);
-  g_thread_join (thread);
+  bench_peer_stop (flood.peer);
   while (g_main_context_iteration (NULL, FALSE))
     ;
 
-  g_main_loop_unref (flood.loop);
-  g_main_context_unref (flood.context);
-  g_mutex_clear (&flood.lock);
-  g_cond_clear (&flood.ready);
   g_array_unref (probe.lateness);
   g_clear_object (&session);
   g_clear_object (&connection);

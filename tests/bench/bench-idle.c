@@ -15,6 +15,7 @@
 #include "tincan-session.h"
 #include "tincan-window.h"
 #include "bench-common.h"
+#include "bench-peer.h"
 
 /* Issue #8, target 7: connected and idle for 60 s costs < 50 ms of CPU,
  * and the main loop wakes up only for the heartbeat.
@@ -34,97 +35,6 @@
 static guint idle_s = 60;
 static guint heartbeat_s = 20;
 
-typedef struct
-{
-  GMainContext            *context;
-  GMainLoop               *loop;
-  SoupServer              *server;
-  SoupWebsocketConnection *conn;
-  guint                    port;
-  gint64                   seq;
-  gint64                   peer_start;
-  guint64                  sent;
-  int                      done;
-  GMutex                   lock;
-  GCond                    ready;
-} Peer;
-
-static void
-peer_on_message (SoupWebsocketConnection *conn,
-                  int                      type,
-                  GBytes                  *payload,
-                  Peer                   *peer)
-{
-  gsize size = 0;
-  const char *data = g_bytes_get_data (payload, &size);
-  g_autoptr (TincanFrame) frame = tincan_v1_decode (data, size, NULL);
-
-  if (frame == NULL)
-    return;
-
-  if (frame->type == TINCAN_FRAME_HELLO)
-    {
-      soup_websocket_connection_send_text (conn, "{\"type\":\"welcome\",\"session\":\"s\",\"user\":\"alice\",\"rooms\":[\"lobby\"]}");
-      soup_websocket_connection_send_text (conn, "{\"type\":\"resumed\",\"room\":\"lobby\",\"seq\":0,\"gap\":false}");
-      g_atomic_int_set (&peer->done, TRUE);
-    }
-  else if (frame->type == TINCAN_FRAME_PING)
-    {
-      g_autofree char *pong = g_strdup_printf ("{\"type\":\"pong\",\"id\":%" G_GINT64_FORMAT "}",
-                                               frame->ping_id);
-
-      soup_websocket_connection_send_text (conn, pong);
-    }
-}
-
-static void
-peer_on_websocket (SoupServer              *server,
-                    SoupServerMessage       *msg,
-                    const char              *path,
-                    SoupWebsocketConnection *conn,
-                    gpointer                 user_data)
-{
-  Peer *peer = user_data;
-
-  if (peer->conn != NULL)
-    return;
-  g_set_object (&peer->conn, conn);
-  g_signal_connect (conn, "message", G_CALLBACK (peer_on_message), peer);
-}
-
-static gpointer
-peer_thread (gpointer user_data)
-{
-  Peer *peer = user_data;
-  g_autoptr (GError) error = NULL;
-  const char *protocols[] = { TINCAN_V1_SUBPROTOCOL, NULL };
-  GSList *uris;
-
-  g_main_context_push_thread_default (peer->context);
-  peer->server = soup_server_new (NULL, NULL);
-  soup_server_add_websocket_handler (peer->server, "/ws", NULL, (char **) protocols,
-                                     peer_on_websocket, peer, NULL);
-  if (!soup_server_listen_local (peer->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
-    g_error ("cannot listen: %s", error->message);
-  uris = soup_server_get_uris (peer->server);
-
-  g_mutex_lock (&peer->lock);
-  peer->port = g_uri_get_port (uris->data);
-  g_cond_signal (&peer->ready);
-  g_mutex_unlock (&peer->lock);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-
-  g_main_loop_run (peer->loop);
-
-  if (peer->conn != NULL &&
-      soup_websocket_connection_get_state (peer->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (peer->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
-  g_clear_object (&peer->conn);
-  soup_server_disconnect (peer->server);
-  g_clear_object (&peer->server);
-  g_main_context_pop_thread_default (peer->context);
-  return NULL;
-}
 
 
 static GPollFunc default_poll;
@@ -163,7 +73,7 @@ static void
 run_idle (gboolean  app,
           Result   *result)
 {
-  Peer peer = { 0 };
+  BenchPeer *peer;
   g_autoptr (GError) error = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *store_path = NULL;
@@ -174,27 +84,18 @@ run_idle (gboolean  app,
   g_autoptr (TincanSession) session = NULL;
   g_autoptr (GListStore) sessions = NULL;
   TincanWindow *window = NULL;
-  GThread *thread;
   gint64 deadline;
   gint64 cpu_start;
   gint64 cpu_wall_start;
 
-  peer.context = g_main_context_new ();
-  peer.loop = g_main_loop_new (peer.context, FALSE);
-  g_mutex_init (&peer.lock);
-  g_cond_init (&peer.ready);
-  thread = g_thread_new ("peer", peer_thread, &peer);
-  g_mutex_lock (&peer.lock);
-  while (peer.port == 0)
-    g_cond_wait (&peer.ready, &peer.lock);
-  g_mutex_unlock (&peer.lock);
+  peer = bench_peer_start (NULL, NULL);
 
   dir = g_dir_make_tmp ("tincan-bench-idle-XXXXXX", &error);
   g_assert_no_error (error);
   store_path = g_build_filename (dir, "alice.sqlite", NULL);
   store = tincan_store_new (store_path, &error);
   g_assert_no_error (error);
-  url = g_strdup_printf ("ws://127.0.0.1:%u/ws", peer.port);
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws", peer->port);
   profile = tincan_profile_new ();
   tincan_profile_set_name (profile, "Idle");
   tincan_profile_set_url (profile, url);
@@ -245,15 +146,10 @@ run_idle (gboolean  app,
   tincan_connection_disconnect (connection);
   if (window != NULL)
     gtk_window_destroy (GTK_WINDOW (window));
-  g_main_loop_quit (peer.loop);
-  g_thread_join (thread);
+  bench_peer_stop (peer);
   while (g_main_context_iteration (NULL, FALSE))
     ;
 
-  g_main_loop_unref (peer.loop);
-  g_main_context_unref (peer.context);
-  g_mutex_clear (&peer.lock);
-  g_cond_clear (&peer.ready);
   g_clear_object (&session);
   g_clear_object (&connection);
   g_clear_object (&store);
