@@ -898,6 +898,107 @@ test_batching (Fixture       *fixture,
   g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, n + 1);
 }
 
+/* The batch commit runs on the store's worker thread. A message saved
+ * again while its first batch is being written, and reads meanwhile, must
+ * see one row per message with its newest save; each new message is
+ * announced once. */
+static void
+test_worker_in_flight (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr (TincanMessage) outgoing = tincan_message_new_outgoing ("lobby", "alice", "first draft");
+  g_autoptr (GPtrArray) outbox = NULL;
+  g_autoptr (GHashTable) announced = g_hash_table_new (NULL, NULL);
+  g_autoptr (GError) error = NULL;
+  const guint n = 3000;
+
+  if (g_getenv ("TINCAN_STORE_SYNC") != NULL)
+    {
+      g_test_skip ("TINCAN_STORE_SYNC is set: no worker thread");
+      return;
+    }
+
+  drain_main_loop ();
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (TincanMessage) message = incoming_new ("lobby", i + 1, "bob", "burst");
+
+      tincan_store_save (fixture->store, message);
+    }
+  tincan_store_save (fixture->store, outgoing);
+
+  /* One turn: the batch is handed over; its end is not handled yet. */
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_true (tincan_store_is_pending (fixture->store, outgoing));
+
+  /* Changed and saved again while the first write may be running. */
+  tincan_message_set_text (outgoing, "final text");
+  tincan_message_set_state (outgoing, TINCAN_MESSAGE_STATE_SENDING);
+  tincan_store_save (fixture->store, outgoing);
+  g_assert_true (tincan_store_is_pending (fixture->store, outgoing));
+
+  /* A read waits for the worker and sees everything. */
+  g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, n + 1);
+  g_assert_false (tincan_store_is_pending (fixture->store, outgoing));
+  outbox = tincan_store_load_outbox (fixture->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (outbox->len, ==, 1);
+  g_assert_true (g_ptr_array_index (outbox, 0) == outgoing);
+
+  drain_main_loop ();
+  for (guint i = 0; i < fixture->emissions->len; i++)
+    {
+      GPtrArray *inserted = g_ptr_array_index (fixture->emissions, i);
+
+      for (guint j = 0; j < inserted->len; j++)
+        g_assert_true (g_hash_table_add (announced, g_ptr_array_index (inserted, j)));
+    }
+  g_assert_cmpuint (g_hash_table_size (announced), ==, n + 1);
+  g_assert_true (g_hash_table_contains (announced, outgoing));
+
+  close_store (fixture);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, n + 1);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages WHERE direction = 1"), ==, 1);
+  {
+    g_autofree char *text = raw_text (fixture->path, "SELECT text FROM messages WHERE direction = 1");
+
+    g_assert_cmpstr (text, ==, "final text");
+  }
+  g_assert_cmpint (raw_int (fixture->path, "SELECT state FROM messages WHERE direction = 1"),
+                   ==, TINCAN_MESSAGE_STATE_SENDING);
+}
+
+/* Dropping the store while the worker writes a batch loses nothing. */
+static void
+test_worker_close (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const guint n = 3000;
+
+  drain_main_loop ();
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (TincanMessage) message = incoming_new ("lobby", i + 1, "bob", "burst");
+
+      tincan_store_save (fixture->store, message);
+    }
+  g_main_context_iteration (NULL, FALSE);
+  {
+    g_autoptr (TincanMessage) late = incoming_new ("lobby", n + 1, "bob", "late");
+
+    tincan_store_save (fixture->store, late);
+  }
+
+  close_store (fixture);
+  /* The idle that would have finished the batch finds nothing to do. */
+  drain_main_loop ();
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages"), ==, n + 1);
+  fixture->store = open_store (fixture);
+  g_assert_cmpint (tincan_store_get_last_seq (fixture->store, "lobby"), ==, n + 1);
+}
+
 static void
 test_finalize_flushes (Fixture       *fixture,
                        gconstpointer  data)
@@ -1660,6 +1761,8 @@ main (int   argc,
   ADD ("/store/is-pending", test_is_pending);
   ADD ("/store/batching", test_batching);
   ADD ("/store/finalize-flushes", test_finalize_flushes);
+  ADD ("/store/worker/in-flight", test_worker_in_flight);
+  ADD ("/store/worker/close", test_worker_close);
   ADD ("/store/query-plans", test_query_plans);
   ADD_UNOPENED ("/store/migrate/from-empty", test_migrate_from_empty);
   ADD_UNOPENED ("/store/migrate/zero-byte-file", test_migrate_zero_byte_file);

@@ -208,15 +208,37 @@ typedef enum
   OUTCOME_DUPLICATE,
 } OutcomeKind;
 
+/* What writing a message needs of it, copied on the main thread when its
+ * batch is taken: the batch is written on the store's worker thread,
+ * which never touches the object. */
 typedef struct
 {
-  TincanMessage *message;
+  char          *room;
+  char          *cid;
+  char          *id;
+  char          *sender;
+  char          *text;
+  char          *reason;     /* only for TINCAN_MESSAGE_STATE_FAILED */
+  gint64         seq;
+  gint64         ts;
+  gint64         local_ts;
+  gint64         live_pk;    /* the row the object stands for, or 0 */
+  int            direction;
+  int            state;
+} Row;
+
+typedef struct
+{
+  TincanMessage *message;    /* main thread only */
+  Row            row;
   /* The stored row after an update through another object (same cid). */
   TincanMessage *merged;
   gint64         pk;
   OutcomeKind    kind;
   gboolean       content_dirty;  /* taken from the message; given back on a rollback */
 } Outcome;
+
+typedef struct _Batch Batch;
 
 struct _TincanStore
 {
@@ -232,6 +254,15 @@ struct _TincanStore
   GHashTable  *pending_set;
   guint        flush_id;
   guint        apply_id;
+
+  /* Batches are written on a worker thread (NULL: on the main thread),
+   * one at a time: while one is in flight the worker alone uses db,
+   * stmts, rooms and wal_frames, and the main thread waits for it
+   * (batch_wait()) before it touches them. */
+  GThreadPool *worker;
+  GMainContext *context;
+  Batch       *in_flight;
+  GHashTable  *in_flight_set;   /* its saves, as pending_set was */
 
   /* Flushed into the journal, not yet applied to messages: journal
    * order, each message once; message -> journal pk (gint64 *) of its
@@ -611,7 +642,7 @@ find_pk (TincanStore  *self,
 static int
 update_row (TincanStore        *self,
             gint64              pk,
-            TincanMessage      *message,
+            const Row          *row,
             gboolean            keep_seq,
             gboolean            content,
             TincanMessageState  state,
@@ -626,15 +657,15 @@ update_row (TincanStore        *self,
 
   sqlite3_bind_int64 (stmt, 1, pk);
   if (!keep_seq)
-    bind_int64_or_null (stmt, 2, tincan_message_get_seq (message));
-  bind_text (stmt, 3, tincan_message_get_id (message));
+    bind_int64_or_null (stmt, 2, row->seq);
+  bind_text (stmt, 3, row->id);
   if (content)
     {
-      bind_text (stmt, 4, tincan_message_get_cid (message));
-      bind_text (stmt, 5, tincan_message_get_sender (message));
-      bind_text (stmt, 6, tincan_message_get_text (message));
+      bind_text (stmt, 4, row->cid);
+      bind_text (stmt, 5, row->sender);
+      bind_text (stmt, 6, row->text);
     }
-  bind_int64_or_null (stmt, 7, tincan_message_get_timestamp (message));
+  bind_int64_or_null (stmt, 7, row->ts);
   sqlite3_bind_int (stmt, 8, state);
   bind_text (stmt, 9, state == TINCAN_MESSAGE_STATE_FAILED ? reason : NULL);
 
@@ -651,19 +682,19 @@ update_row (TincanStore        *self,
 static gboolean
 update_row_or_keep_seq (TincanStore        *self,
                         gint64              pk,
-                        TincanMessage      *message,
+                        const Row          *row,
                         gboolean            content,
                         TincanMessageState  state,
                         const char         *reason,
                         GError            **error)
 {
-  int rc = update_row (self, pk, message, FALSE, content, state, reason, error);
+  int rc = update_row (self, pk, row, FALSE, content, state, reason, error);
 
   if ((rc & 0xff) == SQLITE_CONSTRAINT)
     {
       g_debug ("seq %" G_GINT64_FORMAT " already stored for another message; keeping the old one",
-               tincan_message_get_seq (message));
-      rc = update_row (self, pk, message, TRUE, content, state, reason, error);
+               row->seq);
+      rc = update_row (self, pk, row, TRUE, content, state, reason, error);
     }
 
   if (rc != SQLITE_DONE)
@@ -715,12 +746,11 @@ select_row (TincanStore  *self,
 static gboolean
 insert_row (TincanStore   *self,
             gint64         room_id,
-            TincanMessage *message,
+            const Row     *row,
             gint64        *pk,
             GError       **error)
 {
   g_autoptr (TincanStmt) stmt = NULL;
-  TincanMessageState state = tincan_message_get_state (message);
   int rc;
 
   *pk = 0;
@@ -729,16 +759,16 @@ insert_row (TincanStore   *self,
     return FALSE;
 
   sqlite3_bind_int64 (stmt, 1, room_id);
-  bind_int64_or_null (stmt, 2, tincan_message_get_seq (message));
-  bind_text (stmt, 3, tincan_message_get_id (message));
-  bind_text (stmt, 4, tincan_message_get_cid (message));
-  bind_text (stmt, 5, tincan_message_get_sender (message));
-  bind_text (stmt, 6, tincan_message_get_text (message));
-  bind_int64_or_null (stmt, 7, tincan_message_get_timestamp (message));
-  sqlite3_bind_int64 (stmt, 8, tincan_message_get_local_timestamp (message));
-  sqlite3_bind_int (stmt, 9, tincan_message_get_direction (message));
-  sqlite3_bind_int (stmt, 10, state);
-  bind_text (stmt, 11, state == TINCAN_MESSAGE_STATE_FAILED ? tincan_message_get_reason (message) : NULL);
+  bind_int64_or_null (stmt, 2, row->seq);
+  bind_text (stmt, 3, row->id);
+  bind_text (stmt, 4, row->cid);
+  bind_text (stmt, 5, row->sender);
+  bind_text (stmt, 6, row->text);
+  bind_int64_or_null (stmt, 7, row->ts);
+  sqlite3_bind_int64 (stmt, 8, row->local_ts);
+  sqlite3_bind_int (stmt, 9, row->direction);
+  sqlite3_bind_int (stmt, 10, row->state);
+  bind_text (stmt, 11, row->reason);
 
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_DONE)
@@ -756,28 +786,49 @@ insert_row (TincanStore   *self,
   return FALSE;
 }
 
-static gboolean
-write_message (TincanStore   *self,
-               TincanMessage *message,
-               Outcome       *outcome,
-               GError       **error)
+/* Takes what writing @message needs, on the main thread. */
+static void
+outcome_init (TincanStore   *self,
+              Outcome       *outcome,
+              TincanMessage *message)
 {
-  const char *cid = tincan_message_get_cid (message);
-  gint64 seq = tincan_message_get_seq (message);
-  gint64 room_id;
-  gint64 pk;
+  Row *row = &outcome->row;
 
   outcome->message = g_object_ref (message);
   outcome->content_dirty = _tincan_message_take_content_dirty (message);
 
+  row->room = g_strdup (tincan_message_get_room (message));
+  row->cid = g_strdup (tincan_message_get_cid (message));
+  row->id = g_strdup (tincan_message_get_id (message));
+  row->sender = g_strdup (tincan_message_get_sender (message));
+  row->text = g_strdup (tincan_message_get_text (message));
+  row->seq = tincan_message_get_seq (message);
+  row->ts = tincan_message_get_timestamp (message);
+  row->local_ts = tincan_message_get_local_timestamp (message);
+  row->direction = tincan_message_get_direction (message);
+  row->state = tincan_message_get_state (message);
+  if (row->state == TINCAN_MESSAGE_STATE_FAILED)
+    row->reason = g_strdup (tincan_message_get_reason (message));
+  row->live_pk = is_live (self, message) ? _tincan_message_get_store_id (message) : 0;
+}
+
+/* Writes outcome->row inside the batch transaction; on the worker
+ * thread when there is one. */
+static gboolean
+write_message (TincanStore   *self,
+               Outcome       *outcome,
+               GError       **error)
+{
+  const Row *row = &outcome->row;
+  gint64 room_id;
+  gint64 pk;
+
   /* The same object saved again: its row follows it. */
-  if (is_live (self, message))
+  if (row->live_pk != 0)
     {
-      pk = _tincan_message_get_store_id (message);
-      if (!update_row_or_keep_seq (self, pk, message, outcome->content_dirty,
-                                   tincan_message_get_state (message),
-                                   tincan_message_get_reason (message),
-                                   error))
+      pk = row->live_pk;
+      if (!update_row_or_keep_seq (self, pk, row, outcome->content_dirty,
+                                   row->state, row->reason, error))
         return FALSE;
 
       if (sqlite3_changes (self->db) > 0)
@@ -790,13 +841,13 @@ write_message (TincanStore   *self,
       /* The row vanished (deleted by another process): store it anew. */
     }
 
-  if (!ensure_room (self, tincan_message_get_room (message), &room_id, error))
+  if (!ensure_room (self, row->room, &room_id, error))
     return FALSE;
 
   /* Most messages are new: insert first, and only when a unique index
    * refuses (same cid, or same seq in the room) look for the row it
    * matches. One statement per new message instead of three. */
-  if (!insert_row (self, room_id, message, &pk, error))
+  if (!insert_row (self, room_id, row, &pk, error))
     return FALSE;
   if (pk != 0)
     {
@@ -805,7 +856,7 @@ write_message (TincanStore   *self,
       return TRUE;
     }
 
-  if (cid != NULL)
+  if (row->cid != NULL)
     {
       g_autoptr (TincanStmt) stmt = NULL;
       int direction = TINCAN_MESSAGE_DIRECTION_INCOMING;
@@ -813,24 +864,24 @@ write_message (TincanStore   *self,
       if (!(stmt = get_stmt (self, STMT_FIND_CID, error)))
         return FALSE;
 
-      sqlite3_bind_text (stmt, 1, cid, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 1, row->cid, -1, SQLITE_STATIC);
       if (!find_pk (self, STMT_FIND_CID, &pk, &direction, error))
         return FALSE;
 
       if (pk != 0)
         {
-          TincanMessageState state = tincan_message_get_state (message);
-          const char *reason = tincan_message_get_reason (message);
+          TincanMessageState state = row->state;
+          const char *reason = row->reason;
 
           /* The server echoing our own message proves it stored it. */
           if (direction == TINCAN_MESSAGE_DIRECTION_OUTGOING &&
-              !tincan_message_is_outgoing (message))
+              row->direction != TINCAN_MESSAGE_DIRECTION_OUTGOING)
             {
               state = TINCAN_MESSAGE_STATE_DELIVERED;
               reason = NULL;
             }
 
-          if (!update_row_or_keep_seq (self, pk, message, TRUE, state, reason, error))
+          if (!update_row_or_keep_seq (self, pk, row, TRUE, state, reason, error))
             return FALSE;
 
           outcome->kind = OUTCOME_UPDATED;
@@ -841,7 +892,7 @@ write_message (TincanStore   *self,
         }
     }
 
-  if (seq != 0)
+  if (row->seq != 0)
     {
       g_autoptr (TincanStmt) stmt = NULL;
 
@@ -849,7 +900,7 @@ write_message (TincanStore   *self,
         return FALSE;
 
       sqlite3_bind_int64 (stmt, 1, room_id);
-      sqlite3_bind_int64 (stmt, 2, seq);
+      sqlite3_bind_int64 (stmt, 2, row->seq);
       if (!find_pk (self, STMT_FIND_SEQ, &pk, NULL, error))
         return FALSE;
 
@@ -872,8 +923,16 @@ write_message (TincanStore   *self,
 static void
 outcome_clear (Outcome *outcome)
 {
+  Row *row = &outcome->row;
+
   g_clear_object (&outcome->message);
   g_clear_object (&outcome->merged);
+  g_clear_pointer (&row->room, g_free);
+  g_clear_pointer (&row->cid, g_free);
+  g_clear_pointer (&row->id, g_free);
+  g_clear_pointer (&row->sender, g_free);
+  g_clear_pointer (&row->text, g_free);
+  g_clear_pointer (&row->reason, g_free);
 }
 
 /* After the commit: objects learn their rows, other objects for the
@@ -983,69 +1042,132 @@ schedule_flush (TincanStore *self)
     }
 }
 
-/* Applies the journaled messages, then the pending ones, to messages in
- * one transaction that also empties the journal. Each message is written
- * once, from what its object holds now (its newest save). */
-static gboolean
-flush_pending (TincanStore  *self,
-               GError      **error)
+/* Batches
+ *
+ * A batch applies the journaled messages, then the pending saves, to
+ * messages in one transaction that also empties the journal. Each
+ * message is written once, from a copy taken when the batch is taken
+ * (its newest save). Taken and finished on the main thread; written on
+ * the worker thread, or on the main thread when a caller needs it done
+ * now (flush_pending()). */
+struct _Batch
 {
-  g_autoptr (GPtrArray) saved = NULL;
-  g_autoptr (GPtrArray) batch = NULL;
-  g_autoptr (GPtrArray) inserted = NULL;
+  gatomicrefcount  ref;
+  TincanStore     *store;        /* main thread; NULL once finished */
+  GMainContext    *context;
+  GPtrArray       *saved;        /* the pending saves it took, for a retry */
+  GHashTable      *saved_set;
+  Outcome         *outcomes;
+  guint            n;
+  guint            n_journaled;
+  gint64           journal_last_pk;
+  gint64           run_us;
+  gboolean         ok;
+  GError          *error;
+  GMutex           lock;
+  GCond            cond;
+  gboolean         done;
+};
+
+static Batch *
+batch_ref (Batch *batch)
+{
+  g_atomic_ref_count_inc (&batch->ref);
+  return batch;
+}
+
+static void
+batch_unref (gpointer data)
+{
+  Batch *batch = data;
+
+  if (!g_atomic_ref_count_dec (&batch->ref))
+    return;
+
+  /* Finished on the main thread: the objects are gone already. */
+  g_assert (batch->saved == NULL && batch->outcomes == NULL);
+  g_clear_pointer (&batch->context, g_main_context_unref);
+  g_clear_error (&batch->error);
+  g_mutex_clear (&batch->lock);
+  g_cond_clear (&batch->cond);
+  g_free (batch);
+}
+
+/* Takes the journaled messages and the pending saves into a batch, or
+ * returns NULL when there is nothing to write. */
+static Batch *
+batch_take (TincanStore *self)
+{
+  Batch *batch;
+  guint n_journaled = self->journaled->len;
+  guint i, n = 0;
+
+  if (self->pending->len == 0 && n_journaled == 0)
+    return NULL;
+
+  batch = g_new0 (Batch, 1);
+  g_atomic_ref_count_init (&batch->ref);
+  g_mutex_init (&batch->lock);
+  g_cond_init (&batch->cond);
+  batch->store = self;
+  batch->context = g_main_context_ref (self->context);
+
+  /* Saves made while this batch is written (from signal handlers, or
+   * while the worker writes it) go into the next one. */
+  batch->saved = g_steal_pointer (&self->pending);
+  batch->saved_set = g_steal_pointer (&self->pending_set);
+  self->pending = g_ptr_array_new_with_free_func (g_object_unref);
+  self->pending_set = g_hash_table_new (NULL, NULL);
+
+  batch->n_journaled = n_journaled;
+  batch->journal_last_pk = self->journal_last_pk;
+  batch->outcomes = g_new0 (Outcome, n_journaled + batch->saved->len);
+  for (i = 0; i < n_journaled; i++)
+    outcome_init (self, &batch->outcomes[n++], g_ptr_array_index (self->journaled, i));
+  for (i = 0; i < batch->saved->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (batch->saved, i);
+
+      if (!g_hash_table_contains (self->journaled_refs, message))
+        outcome_init (self, &batch->outcomes[n++], message);
+    }
+  batch->n = n;
+
+  return batch;
+}
+
+/* Writes @batch: on the worker thread, or on the main thread when none
+ * is in flight. Touches only the database side of the store. */
+static void
+batch_run (TincanStore *self,
+           Batch       *batch)
+{
   g_autoptr (GError) local_error = NULL;
-  g_autofree Outcome *outcomes = NULL;
-  gint64 start_us;
-  guint n_journaled;
+  gint64 start_us = g_get_monotonic_time ();
   guint i;
 
-  g_clear_handle_id (&self->flush_id, g_source_remove);
-  g_clear_handle_id (&self->apply_id, g_source_remove);
-
-  if (self->pending->len == 0 && self->journaled->len == 0)
-    return TRUE;
+  batch->ok = FALSE;
 
   if (self->db == NULL)
     {
-      g_set_error_literal (error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_IO,
+      g_set_error_literal (&batch->error, TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_IO,
                            "The database is closed");
-      return FALSE;
+      return;
     }
-
-  /* Saves made while this batch is applied (from signal handlers) go
-   * into the next one. */
-  saved = g_steal_pointer (&self->pending);
-  self->pending = g_ptr_array_new_with_free_func (g_object_unref);
-  g_hash_table_remove_all (self->pending_set);
-
-  n_journaled = self->journaled->len;
-  batch = g_ptr_array_new_full (n_journaled + saved->len, g_object_unref);
-  for (i = 0; i < n_journaled; i++)
-    g_ptr_array_add (batch, g_object_ref (g_ptr_array_index (self->journaled, i)));
-  for (i = 0; i < saved->len; i++)
-    {
-      TincanMessage *message = g_ptr_array_index (saved, i);
-
-      if (!g_hash_table_contains (self->journaled_refs, message))
-        g_ptr_array_add (batch, g_object_ref (message));
-    }
-
-  start_us = g_get_monotonic_time ();
-  outcomes = g_new0 (Outcome, batch->len);
 
   if (!exec_simple (self, STMT_BEGIN, &local_error))
     goto failed;
 
-  for (i = 0; i < batch->len; i++)
+  for (i = 0; i < batch->n; i++)
     {
-      if (!write_message (self, g_ptr_array_index (batch, i), &outcomes[i], &local_error))
+      if (!write_message (self, &batch->outcomes[i], &local_error))
         {
           rollback (self);
           goto failed;
         }
     }
 
-  if (self->journal_last_pk != 0)
+  if (batch->journal_last_pk != 0)
     {
       g_autoptr (TincanStmt) stmt = get_stmt (self, STMT_JOURNAL_CLEAR, &local_error);
 
@@ -1054,7 +1176,7 @@ flush_pending (TincanStore  *self,
           rollback (self);
           goto failed;
         }
-      sqlite3_bind_int64 (stmt, 1, self->journal_last_pk);
+      sqlite3_bind_int64 (stmt, 1, batch->journal_last_pk);
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
           set_db_error (self, &local_error, TINCAN_STORE_ERROR_IO, "Cannot clear the journal");
@@ -1069,17 +1191,78 @@ flush_pending (TincanStore  *self,
       goto failed;
     }
 
-  g_debug ("Committed %u messages (%u journaled) in %" G_GINT64_FORMAT " µs",
-           batch->len, n_journaled, g_get_monotonic_time () - start_us);
   maybe_checkpoint (self);
+  batch->ok = TRUE;
+  batch->run_us = g_get_monotonic_time () - start_us;
+  return;
 
-  g_ptr_array_set_size (self->journaled, 0);
-  g_hash_table_remove_all (self->journaled_refs);
-  g_hash_table_remove_all (self->journaled_keys);
-  self->journal_last_pk = 0;
+failed:
+  /* Rooms added in the rolled back transaction are gone again. */
+  g_hash_table_remove_all (self->rooms);
+  batch->error = g_steal_pointer (&local_error);
+}
+
+/* On the main thread, once @batch is written: objects learn their rows
+ * and "committed" announces the new ones; or, when it failed, its saves
+ * go back ahead of the newer ones for the next attempt. */
+static gboolean
+batch_finish (TincanStore  *self,
+              Batch        *batch,
+              GError      **error)
+{
+  g_autoptr (GPtrArray) inserted = NULL;
+  g_autoptr (GPtrArray) saved = g_steal_pointer (&batch->saved);
+  g_autoptr (GHashTable) saved_set = g_steal_pointer (&batch->saved_set);
+  g_autofree Outcome *outcomes = g_steal_pointer (&batch->outcomes);
+  gboolean ok = batch->ok;
+  guint i;
+
+  g_assert (batch->store == self);
+  batch->store = NULL;
+  if (self->in_flight_set == saved_set)
+    self->in_flight_set = NULL;
+
+  if (!ok)
+    {
+      for (i = 0; i < batch->n; i++)
+        {
+          if (outcomes[i].content_dirty)
+            _tincan_message_set_content_dirty (outcomes[i].message);
+          outcome_clear (&outcomes[i]);
+        }
+
+      /* The journal stays as it is. */
+      for (i = 0; i < self->pending->len; i++)
+        {
+          TincanMessage *message = g_ptr_array_index (self->pending, i);
+
+          if (g_hash_table_add (saved_set, message))
+            g_ptr_array_add (saved, g_object_ref (message));
+        }
+      g_clear_pointer (&self->pending, g_ptr_array_unref);
+      g_clear_pointer (&self->pending_set, g_hash_table_unref);
+      self->pending = g_steal_pointer (&saved);
+      self->pending_set = g_steal_pointer (&saved_set);
+
+      g_propagate_error (error, g_steal_pointer (&batch->error));
+      return FALSE;
+    }
+
+  g_debug ("Committed %u messages (%u journaled) in %" G_GINT64_FORMAT " µs",
+           batch->n, batch->n_journaled, batch->run_us);
+
+  /* Journal records taken into the batch are applied and gone; none
+   * was added while it was in flight (journal_pending() waits). */
+  if (batch->n_journaled > 0)
+    {
+      g_ptr_array_set_size (self->journaled, 0);
+      g_hash_table_remove_all (self->journaled_refs);
+      g_hash_table_remove_all (self->journaled_keys);
+      self->journal_last_pk = 0;
+    }
 
   inserted = g_ptr_array_new_with_free_func (g_object_unref);
-  for (i = 0; i < batch->len; i++)
+  for (i = 0; i < batch->n; i++)
     {
       apply_outcome (self, &outcomes[i], inserted);
       outcome_clear (&outcomes[i]);
@@ -1098,30 +1281,127 @@ flush_pending (TincanStore  *self,
     g_signal_emit (self, signals[COMMITTED], 0, inserted);
 
   return TRUE;
+}
 
-failed:
-  for (i = 0; i < batch->len; i++)
+static gboolean
+batch_done_cb (gpointer data)
+{
+  Batch *batch = data;
+  TincanStore *self = batch->store;
+  g_autoptr (GError) error = NULL;
+
+  /* Already finished by a caller that waited for it. */
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+
+  g_assert (self->in_flight == batch);
+  self->in_flight = NULL;
+
+  if (!batch_finish (self, batch, &error))
     {
-      if (outcomes[i].message != NULL && outcomes[i].content_dirty)
-        _tincan_message_set_content_dirty (outcomes[i].message);
-      outcome_clear (&outcomes[i]);
+      /* Kept pending: the next save or read tries again. */
+      g_warning ("Could not save %u messages: %s", self->pending->len, error->message);
+    }
+  else if (self->pending->len > 0)
+    {
+      schedule_flush (self);
     }
 
-  /* Rooms added in the rolled back transaction are gone again. */
-  g_hash_table_remove_all (self->rooms);
+  batch_unref (batch);  /* in_flight's */
 
-  /* The journal stays as it is; the saves go back, ahead of newer ones,
-   * for the next attempt. */
-  for (i = 0; i < self->pending->len; i++)
-    g_ptr_array_add (saved, g_object_ref (g_ptr_array_index (self->pending, i)));
-  g_clear_pointer (&self->pending, g_ptr_array_unref);
-  self->pending = g_steal_pointer (&saved);
-  for (i = 0; i < self->pending->len; i++)
-    g_hash_table_add (self->pending_set, g_ptr_array_index (self->pending, i));
+  return G_SOURCE_REMOVE;
+}
 
-  g_propagate_error (error, g_steal_pointer (&local_error));
+static void
+batch_worker (gpointer data,
+              gpointer user_data)
+{
+  Batch *batch = data;
+  TincanStore *self = user_data;
+  GSource *source;
 
-  return FALSE;
+  batch_run (self, batch);
+
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_HIGH_IDLE);
+  g_source_set_static_name (source, "[tincan] store batch written");
+  g_source_set_callback (source, batch_done_cb, batch_ref (batch), batch_unref);
+
+  /* From here on the store may be gone: batch_wait() returns. */
+  g_mutex_lock (&batch->lock);
+  batch->done = TRUE;
+  g_cond_signal (&batch->cond);
+  g_mutex_unlock (&batch->lock);
+
+  g_source_attach (source, batch->context);
+  g_source_unref (source);
+  batch_unref (batch);  /* the push's */
+}
+
+/* Waits for the batch in flight, if any, and finishes it: afterwards the
+ * main thread may use the database. A failed batch's saves are pending
+ * again, for the caller's own attempt. */
+static void
+batch_wait (TincanStore *self)
+{
+  Batch *batch = g_steal_pointer (&self->in_flight);
+  g_autoptr (GError) error = NULL;
+
+  if (batch == NULL)
+    return;
+
+  g_mutex_lock (&batch->lock);
+  while (!batch->done)
+    g_cond_wait (&batch->cond, &batch->lock);
+  g_mutex_unlock (&batch->lock);
+
+  if (!batch_finish (self, batch, &error))
+    g_debug ("A batch of %u messages failed: %s", self->pending->len, error->message);
+
+  batch_unref (batch);
+}
+
+/* Hands the pending saves to the worker, unless a batch is in flight
+ * (its end starts the next one). */
+static void
+batch_start (TincanStore *self)
+{
+  Batch *batch;
+
+  if (self->in_flight != NULL)
+    return;
+
+  batch = batch_take (self);
+  if (batch == NULL)
+    return;
+
+  self->in_flight = batch;
+  self->in_flight_set = batch->saved_set;
+  g_thread_pool_push (self->worker, batch_ref (batch), NULL);
+}
+
+/* Writes everything saved and journaled now, on the main thread. */
+static gboolean
+flush_pending (TincanStore  *self,
+               GError      **error)
+{
+  Batch *batch;
+  gboolean ok;
+
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_handle_id (&self->apply_id, g_source_remove);
+
+  batch_wait (self);
+
+  batch = batch_take (self);
+  if (batch == NULL)
+    return TRUE;
+
+  batch_run (self, batch);
+  ok = batch_finish (self, batch, error);
+  batch_unref (batch);
+
+  return ok;
 }
 
 /* The journal */
@@ -1505,7 +1785,8 @@ replay_journal (TincanStore  *self,
         }
       message_fill_from_record (message, &record);
 
-      ok = write_message (self, message, &outcome, error);
+      outcome_init (self, &outcome, message);
+      ok = write_message (self, &outcome, error);
       if (ok)
         apply_outcome (self, &outcome, inserted);
       outcome_clear (&outcome);
@@ -1579,7 +1860,9 @@ flush_idle_cb (gpointer data)
       return G_SOURCE_REMOVE;
     }
 
-  if (!flush_pending (self, &error))
+  if (self->worker != NULL)
+    batch_start (self);
+  else if (!flush_pending (self, &error))
     g_warning ("Could not save %u messages: %s", self->pending->len, error->message);
 
   return G_SOURCE_REMOVE;
@@ -1593,7 +1876,9 @@ apply_timeout_cb (gpointer data)
 
   self->apply_id = 0;
 
-  if (!flush_pending (self, &error))
+  if (self->worker != NULL)
+    batch_start (self);
+  else if (!flush_pending (self, &error))
     g_warning ("Could not apply %u journaled messages: %s", self->journaled->len, error->message);
 
   return G_SOURCE_REMOVE;
@@ -1805,6 +2090,9 @@ tincan_store_finalize (GObject *object)
 
   self->finalizing = TRUE;
 
+  /* A batch in flight is finished first (its saves come back if it failed). */
+  batch_wait (self);
+
   if (self->db != NULL && (self->pending->len > 0 || self->journaled->len > 0))
     {
       g_autoptr (GError) error = NULL;
@@ -1814,6 +2102,10 @@ tincan_store_finalize (GObject *object)
         g_warning ("Could not save %u messages before closing: %s",
                    self->pending->len, error->message);
     }
+
+  /* Nothing is in flight any more: the worker is idle or finishing. */
+  if (self->worker != NULL)
+    g_thread_pool_free (g_steal_pointer (&self->worker), FALSE, TRUE);
 
   close_database (self);
 
@@ -1831,6 +2123,7 @@ tincan_store_finalize (GObject *object)
   g_clear_pointer (&self->record_buf, g_byte_array_unref);
   g_clear_pointer (&self->rooms, g_hash_table_unref);
   g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
 
   G_OBJECT_CLASS (tincan_store_parent_class)->finalize (object);
 }
@@ -1913,6 +2206,7 @@ tincan_store_init (TincanStore *self)
   self->record_buf = g_byte_array_sized_new (256);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->live_by_pk = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->context = g_main_context_ref_thread_default ();
 }
 
 /* Public API */
@@ -1949,6 +2243,12 @@ tincan_store_new (const char  *path,
       close_database (self);
       return NULL;
     }
+
+  /* Batches are written on a thread of their own, so the main thread
+   * goes on decoding and drawing meanwhile; unless SQLite was built
+   * without threads, or TINCAN_STORE_SYNC asks (debugging). */
+  if (sqlite3_threadsafe () != 0 && g_getenv ("TINCAN_STORE_SYNC") == NULL)
+    self->worker = g_thread_pool_new (batch_worker, self, 1, FALSE, NULL);
 
   return g_steal_pointer (&self);
 }
@@ -1991,7 +2291,8 @@ tincan_store_is_pending (TincanStore   *self,
   g_return_val_if_fail (TINCAN_IS_STORE (self), FALSE);
   g_return_val_if_fail (TINCAN_IS_MESSAGE (message), FALSE);
 
-  return g_hash_table_contains (self->pending_set, message);
+  return g_hash_table_contains (self->pending_set, message) ||
+         (self->in_flight_set != NULL && g_hash_table_contains (self->in_flight_set, message));
 }
 
 gboolean
@@ -2000,6 +2301,8 @@ tincan_store_flush (TincanStore  *self,
 {
   g_return_val_if_fail (TINCAN_IS_STORE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  batch_wait (self);
 
   if (self->pending->len >= APPLY_BATCH)
     return flush_pending (self, error);

@@ -28,7 +28,10 @@ G_DECLARE_FINAL_TYPE (TincanStore, tincan_store, TINCAN, STORE, GObject)
  *
  * Writes are batched: tincan_store_save() queues a message and one
  * transaction per main-loop turn commits the batch (or tincan_store_flush()
- * commits it now). Reads flush first, so they always see every save.
+ * commits it now). The batch is written on a worker thread while the main
+ * thread goes on; what was saved meanwhile goes into the next batch. Reads
+ * wait for it and flush first, so they always see every save. Use a store
+ * from the thread (and main context) that created it.
  *
  * Dedup: a message with a cid already stored updates that row (the echo
  * of our own message, an ack filling in seq/id/ts); a message whose
