@@ -384,6 +384,7 @@ typedef struct
   guint          n;
   TincanMessage *message;
   TincanConnection *connection;
+  const char       *text;
 } Waiter;
 
 static gboolean
@@ -410,34 +411,81 @@ is_connected (gpointer data)
   return tincan_connection_get_state (waiter->connection) == TINCAN_CONNECTION_STATE_CONNECTED;
 }
 
+/* Alice (the fixture's connection) and bob, both connected to a real
+ * server; alice's list of "lobby" made before she connects. */
+typedef struct
+{
+  TincanServer      *server;
+  TincanStore       *bob_store;
+  TincanProfile     *bob_profile;
+  TincanConnection  *bob;
+  TincanMessageList *list;
+} Live;
+
+static void
+live_start (Fixture *fixture,
+            Live    *live,
+            Waiter  *waiter)
+{
+  g_autoptr (GError) error = NULL;
+
+  live->server = tincan_server_new ();
+  tincan_server_listen (live->server, "127.0.0.1", 0, &error);
+  g_assert_no_error (error);
+
+  tincan_profile_set_url (fixture->profile, tincan_server_get_uri (live->server));
+  g_clear_object (&fixture->connection);
+  fixture->connection = tincan_connection_new (fixture->profile, fixture->store);
+
+  live->list = tincan_message_list_new (fixture->connection, "lobby");
+  waiter->model = G_LIST_MODEL (live->list);
+
+  tincan_connection_connect (fixture->connection);
+  waiter->connection = fixture->connection;
+  wait_for (is_connected, waiter, TIMEOUT_MS, "alice to connect");
+}
+
+static void
+live_start_bob (Fixture *fixture,
+                Live    *live,
+                Waiter  *waiter)
+{
+  live->bob_store = open_store (fixture->dir, "bob.sqlite");
+  live->bob_profile = tincan_profile_new ();
+  tincan_profile_set_url (live->bob_profile, tincan_server_get_uri (live->server));
+  tincan_profile_set_user (live->bob_profile, "bob");
+  live->bob = tincan_connection_new (live->bob_profile, live->bob_store);
+  tincan_connection_connect (live->bob);
+  waiter->connection = live->bob;
+  wait_for (is_connected, waiter, TIMEOUT_MS, "bob to connect");
+}
+
+static void
+live_stop (Fixture *fixture,
+           Live    *live)
+{
+  tincan_connection_disconnect (live->bob);
+  tincan_connection_disconnect (fixture->connection);
+  tincan_server_stop (live->server);
+  g_clear_object (&live->list);
+  g_clear_object (&live->bob);
+  g_clear_object (&live->bob_profile);
+  g_clear_object (&live->bob_store);
+  g_clear_object (&live->server);
+}
+
 static void
 test_live (Fixture       *fixture,
            gconstpointer  user_data)
 {
-  g_autoptr (TincanServer) server = tincan_server_new ();
-  g_autoptr (TincanStore) bob_store = NULL;
-  g_autoptr (TincanProfile) bob_profile = NULL;
-  g_autoptr (TincanConnection) bob = NULL;
-  g_autoptr (TincanMessageList) list = NULL;
   g_autoptr (TincanMessage) mine = NULL;
   g_autoptr (GError) error = NULL;
   Waiter waiter = { 0, };
+  Live live = { 0, };
   guint n;
 
-  tincan_server_listen (server, "127.0.0.1", 0, &error);
-  g_assert_no_error (error);
-
-  tincan_profile_set_url (fixture->profile, tincan_server_get_uri (server));
-  g_clear_object (&fixture->connection);
-  fixture->connection = tincan_connection_new (fixture->profile, fixture->store);
-
-  list = tincan_message_list_new (fixture->connection, "lobby");
-  waiter.model = G_LIST_MODEL (list);
+  live_start (fixture, &live, &waiter);
   g_assert_cmpuint (g_list_model_get_n_items (waiter.model), ==, 0);
-
-  tincan_connection_connect (fixture->connection);
-  waiter.connection = fixture->connection;
-  wait_for (is_connected, &waiter, TIMEOUT_MS, "alice to connect");
 
   mine = tincan_connection_send (fixture->connection, "lobby", "hello from alice", &error);
   g_assert_no_error (error);
@@ -453,17 +501,10 @@ test_live (Fixture       *fixture,
   wait_for (is_delivered, &waiter, TIMEOUT_MS, "our message to be delivered");
   g_assert_cmpint (tincan_message_get_seq (mine), >, 0);
 
-  bob_store = open_store (fixture->dir, "bob.sqlite");
-  bob_profile = tincan_profile_new ();
-  tincan_profile_set_url (bob_profile, tincan_server_get_uri (server));
-  tincan_profile_set_user (bob_profile, "bob");
-  bob = tincan_connection_new (bob_profile, bob_store);
-  tincan_connection_connect (bob);
-  waiter.connection = bob;
-  wait_for (is_connected, &waiter, TIMEOUT_MS, "bob to connect");
+  live_start_bob (fixture, &live, &waiter);
 
   {
-    g_autoptr (TincanMessage) theirs_sent = tincan_connection_send (bob, "lobby", "hi alice", &error);
+    g_autoptr (TincanMessage) theirs_sent = tincan_connection_send (live.bob, "lobby", "hi alice", &error);
 
     g_assert_no_error (error);
     g_assert_nonnull (theirs_sent);
@@ -481,9 +522,7 @@ test_live (Fixture       *fixture,
   run_pending ();
   g_assert_cmpuint (g_list_model_get_n_items (waiter.model), ==, 2);
 
-  tincan_connection_disconnect (bob);
-  tincan_connection_disconnect (fixture->connection);
-  tincan_server_stop (server);
+  live_stop (fixture, &live);
 }
 
 /* A view following the bottom sets tail-size: a batch bigger than the
@@ -539,6 +578,99 @@ test_tail_size (Fixture       *fixture,
   }
   run_pending ();
   g_assert_cmpuint (g_list_model_get_n_items (model), ==, 31);
+}
+
+typedef struct
+{
+  GArray  *batch_times;   /* gint64, monotonic µs of each batch that added rows */
+  gboolean gap;
+} FloodWatch;
+
+/* The view's work for a batch: the first one is slow (20 ms, as a slow
+ * machine building a screenful of rows). */
+static void
+watch_flood (GListModel *model,
+             guint       position,
+             guint       removed,
+             guint       added,
+             FloodWatch *watch)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (added == 0)
+    return;
+
+  g_array_append_val (watch->batch_times, now);
+  if (watch->batch_times->len == 1)
+    while (g_get_monotonic_time () < now + 20 * 1000)
+      ;
+}
+
+typedef struct
+{
+  Waiter     *waiter;
+  FloodWatch *watch;
+} FloodWait;
+
+/* Between main-loop turns, as the user would see it. */
+static gboolean
+flood_shown (gpointer data)
+{
+  FloodWait *wait = data;
+  GListModel *model = wait->waiter->model;
+  guint n = g_list_model_get_n_items (model);
+  g_autoptr (TincanMessage) last = n > 0 ? g_list_model_get_item (model, n - 1) : NULL;
+
+  for (guint i = 1; i < n; i++)
+    if (seq_at (model, i) != seq_at (model, i - 1) + 1)
+      wait->watch->gap = TRUE;
+
+  return last != NULL && g_strcmp0 (tincan_message_get_text (last), wait->waiter->text) == 0;
+}
+
+/* A flood while the view follows the newest messages: a batch that cost
+ * the view a lot spaces the next one further (16× its cost), the view is
+ * consecutive after every turn, and it ends on the newest message. */
+static void
+test_flood_spacing (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  g_autoptr (GArray) batch_times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GError) error = NULL;
+  FloodWatch watch = { batch_times, FALSE };
+  Waiter waiter = { 0, };
+  FloodWait wait = { &waiter, &watch };
+  Live live = { 0, };
+  gint64 first, second;
+  const guint n = 600;
+
+  live_start (fixture, &live, &waiter);
+  g_object_set (live.list, "tail-size", 30, NULL);
+  live_start_bob (fixture, &live, &waiter);
+
+  g_signal_connect (live.list, "items-changed", G_CALLBACK (watch_flood), &watch);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("flood %u", i);
+      g_autoptr (TincanMessage) sent = tincan_connection_send (live.bob, "lobby", text, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (sent);
+    }
+
+  waiter.text = "flood 599";
+  wait_for (flood_shown, &wait, TIMEOUT_MS, "the newest message in alice's view");
+
+  g_assert_cmpuint (g_list_model_get_n_items (waiter.model), ==, 30);
+  g_assert_false (watch.gap);
+  /* The slow batch (20 ms) held the next one back 16 times as long. */
+  g_assert_cmpuint (batch_times->len, >=, 2);
+  first = g_array_index (batch_times, gint64, 0);
+  second = g_array_index (batch_times, gint64, 1);
+  g_assert_cmpint (second - first, >=, 300 * 1000);
+
+  g_signal_handlers_disconnect_by_data (live.list, &watch);
+  live_stop (fixture, &live);
 }
 
 /* Scrolling up a long history keeps the window bounded: past max-size
@@ -640,6 +772,8 @@ main (int   argc,
               fixture_set_up, test_max_size, fixture_tear_down);
   g_test_add ("/message-list/tail-size", Fixture, NULL,
               fixture_set_up, test_tail_size, fixture_tear_down);
+  g_test_add ("/message-list/flood-spacing", Fixture, NULL,
+              fixture_set_up, test_flood_spacing, fixture_tear_down);
   g_test_add ("/message-list/live", Fixture, NULL,
               fixture_set_up, test_live, fixture_tear_down);
   g_test_add ("/message-list/scroll-bounded", Fixture, NULL,

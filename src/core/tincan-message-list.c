@@ -30,6 +30,7 @@ struct _TincanMessageList
   gint64            newer_than_seq;
   guint             flush_id;
   gint64            last_flush_us;   /* monotonic, the previous items-changed of a batch */
+  gint64            flush_cost_us;   /* what the view spent on that batch, in items-changed */
 
   guint             has_more : 1;
   guint             has_newer : 1;
@@ -268,6 +269,19 @@ drop_newest (TincanMessageList *self,
   g_list_model_items_changed (G_LIST_MODEL (self), keep, old_len - keep, 0);
 }
 
+/* A batch shows up in the next main-loop turn; in a flood, at most every
+ * FLOOD_INTERVAL_US, so the view builds its rows at a pace it can draw
+ * (each batch costs it up to tail-size new rows). A batch that cost the
+ * view a lot spaces the next one further: FLOOD_COST_FACTOR times as long
+ * as its items-changed took (at most FLOOD_INTERVAL_MAX_US). Creating the
+ * rows there is about half of what the view spends on a batch, measuring
+ * and drawing them the rest, so the view's share of the main thread stays
+ * near an eighth, on a slow or busy machine too, and the rest is left for
+ * receiving, drawing and input. The user's own messages never wait. */
+#define FLOOD_INTERVAL_US     (100 * 1000)
+#define FLOOD_INTERVAL_MAX_US (500 * 1000)
+#define FLOOD_COST_FACTOR     16
+
 static gboolean
 flush_pending (gpointer user_data)
 {
@@ -301,20 +315,20 @@ flush_pending (gpointer user_data)
   if (excess > 0)
     drop_oldest (self, excess);
 
+  /* What the view did with it, rows built and dropped (GTK 4.8 does that
+   * in items-changed; later versions at the next layout, not seen here). */
+  self->flush_cost_us = g_get_monotonic_time () - self->last_flush_us;
+
   return G_SOURCE_REMOVE;
 }
-
-/* A batch shows up in the next main-loop turn; in a flood, at most every
- * FLOOD_INTERVAL_US, so the view builds its rows at a pace it can draw
- * (each batch costs it up to tail-size new rows). The user's own messages
- * never wait. */
-#define FLOOD_INTERVAL_US (100 * 1000)
 
 static void
 schedule_flush (TincanMessageList *self,
                 gboolean           now)
 {
-  gint64 wait_us = self->last_flush_us + FLOOD_INTERVAL_US - g_get_monotonic_time ();
+  gint64 interval_us = CLAMP (FLOOD_COST_FACTOR * self->flush_cost_us,
+                              FLOOD_INTERVAL_US, FLOOD_INTERVAL_MAX_US);
+  gint64 wait_us = self->last_flush_us + interval_us - g_get_monotonic_time ();
 
   if (self->flush_id != 0 && !now)
     return;
