@@ -53,7 +53,9 @@ is_secret_name (const char *name,
     }
   buf[n] = '\0';
 
-  if (n == 0)
+  /* Every name below ends in one of these: most member names ("type",
+   * "room", "seq") stop here, on the path every frame takes. */
+  if (n == 0 || strchr ("ntdyslhr", buf[n - 1]) == NULL)
     return FALSE;
 
   for (guint i = 0; i < G_N_ELEMENTS (exact); i++)
@@ -386,18 +388,21 @@ replace_stage (GString **current,
   *current = next;
 }
 
-/* Returns a new NUL-terminated buffer with the secrets of @data masked. */
+/* Returns a new NUL-terminated buffer with the secrets of @data masked;
+ * @is_utf8 tells whether it is valid UTF-8. */
 static char *
 mask_buffer (const char         *data,
              gsize               len,
              const char * const *secrets,
              gsize              *out_len,
-             gboolean           *changed)
+             gboolean           *changed,
+             gboolean           *is_utf8)
 {
   GString *cur = NULL;
   char *result;
+  gboolean valid = len == 0 || g_utf8_validate_len (data, len, NULL);
 
-  if (len > 0 && g_utf8_validate_len (data, len, NULL))
+  if (len > 0 && valid)
     {
       replace_stage (&cur, mask_json_members (data, len));
       replace_stage (&cur, mask_query_values (cur != NULL ? cur->str : data,
@@ -410,8 +415,11 @@ mask_buffer (const char         *data,
   if (cur != NULL)
     {
       *out_len = cur->len;
+      *is_utf8 = g_utf8_validate_len (cur->str, cur->len, NULL);
       return g_string_free (cur, FALSE);
     }
+
+  *is_utf8 = valid;
 
   result = g_malloc (len + 1);
   if (len > 0)
@@ -717,6 +725,7 @@ tincan_frame_record_new (TincanFrameRecordKind kind,
   gsize len = 0;
   gsize out_len = 0;
   gboolean changed = FALSE;
+  gboolean is_utf8 = FALSE;
   char *buf;
 
   g_return_val_if_fail (kind != TINCAN_FRAME_RECORD_KIND_FRAME || is_valid_opcode (opcode), NULL);
@@ -737,7 +746,7 @@ tincan_frame_record_new (TincanFrameRecordKind kind,
       gsize reason_len = 0;
 
       self->close_code = ((guint8) data[0] << 8) | (guint8) data[1];
-      reason = mask_buffer (data + 2, len - 2, secrets, &reason_len, &changed);
+      reason = mask_buffer (data + 2, len - 2, secrets, &reason_len, &changed, &is_utf8);
 
       buf = g_malloc (reason_len + 3);
       buf[0] = data[0];
@@ -751,8 +760,8 @@ tincan_frame_record_new (TincanFrameRecordKind kind,
     }
   else
     {
-      buf = mask_buffer (data, len, secrets, &out_len, &changed);
-      self->is_utf8 = out_len == 0 || g_utf8_validate_len (buf, out_len, NULL);
+      buf = mask_buffer (data, len, secrets, &out_len, &changed, &is_utf8);
+      self->is_utf8 = is_utf8;
     }
 
   self->masked = changed;
