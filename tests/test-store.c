@@ -969,6 +969,88 @@ test_worker_in_flight (Fixture       *fixture,
                    ==, TINCAN_MESSAGE_STATE_SENDING);
 }
 
+static void
+on_written (TincanStore *store,
+            guint       *count)
+{
+  (*count)++;
+}
+
+static gboolean
+count_changed (gpointer data)
+{
+  guint *counts = data;
+
+  return counts[0] != counts[1];
+}
+
+/* A send needs its own message on disk, not every pending save: those
+ * are journaled at once; while the worker writes a batch that holds
+ * one, the store says BUSY and "written" follows. */
+static void
+test_make_durable (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr (TincanMessage) first = tincan_message_new_outgoing ("lobby", "alice", "first");
+  g_autoptr (TincanMessage) second = tincan_message_new_outgoing ("lobby", "alice", "second");
+  g_autoptr (TincanMessage) third = tincan_message_new_outgoing ("lobby", "alice", "third");
+  g_autoptr (GPtrArray) outbox = NULL;
+  g_autoptr (GError) error = NULL;
+  TincanStoreDurability durability;
+  guint counts[2] = { 0, 0 };
+  const guint n = 3000;
+
+  drain_main_loop ();
+  g_signal_connect (fixture->store, "written", G_CALLBACK (on_written), &counts[0]);
+
+  tincan_store_save (fixture->store, first);
+  tincan_store_save (fixture->store, second);
+  durability = tincan_store_make_durable (fixture->store, &first, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (durability, ==, TINCAN_STORE_DURABLE);
+  g_assert_false (tincan_store_is_pending (fixture->store, first));
+  g_assert_true (tincan_store_is_pending (fixture->store, second));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (TincanMessage) message = incoming_new ("lobby", i + 1, "bob", "burst");
+
+      tincan_store_save (fixture->store, message);
+    }
+  tincan_store_save (fixture->store, third);
+
+  /* One turn: the oldest saves, "second" among them, go to the worker. */
+  g_main_context_iteration (NULL, FALSE);
+  if (g_getenv ("TINCAN_STORE_SYNC") == NULL)
+    {
+      durability = tincan_store_make_durable (fixture->store, &second, 1, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (durability, ==, TINCAN_STORE_BUSY);
+    }
+
+  /* Asked again after each batch, as the outbox pump does. */
+  while ((durability = tincan_store_make_durable (fixture->store, &third, 1, &error)) == TINCAN_STORE_BUSY)
+    {
+      counts[1] = counts[0];
+      wait_for (count_changed, counts, 5000, "the store's \"written\"");
+    }
+  g_assert_no_error (error);
+  g_assert_cmpint (durability, ==, TINCAN_STORE_DURABLE);
+  g_assert_false (tincan_store_is_pending (fixture->store, third));
+  durability = tincan_store_make_durable (fixture->store, &second, 1, &error);
+  g_assert_cmpint (durability, ==, TINCAN_STORE_DURABLE);
+
+  g_signal_handlers_disconnect_by_data (fixture->store, &counts[0]);
+  reopen_store (fixture);
+  g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, n + 3);
+  outbox = tincan_store_load_outbox (fixture->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (outbox->len, ==, 3);
+  g_assert_cmpstr (tincan_message_get_text (g_ptr_array_index (outbox, 0)), ==, "first");
+  g_assert_cmpstr (tincan_message_get_text (g_ptr_array_index (outbox, 1)), ==, "second");
+  g_assert_cmpstr (tincan_message_get_text (g_ptr_array_index (outbox, 2)), ==, "third");
+}
+
 /* Dropping the store while the worker writes a batch loses nothing. */
 static void
 test_worker_close (Fixture       *fixture,
@@ -1763,6 +1845,7 @@ main (int   argc,
   ADD ("/store/finalize-flushes", test_finalize_flushes);
   ADD ("/store/worker/in-flight", test_worker_in_flight);
   ADD ("/store/worker/close", test_worker_close);
+  ADD ("/store/worker/make-durable", test_make_durable);
   ADD ("/store/query-plans", test_query_plans);
   ADD_UNOPENED ("/store/migrate/from-empty", test_migrate_from_empty);
   ADD_UNOPENED ("/store/migrate/zero-byte-file", test_migrate_zero_byte_file);

@@ -100,6 +100,7 @@ struct _TincanConnection
   guint                    watchdog_source;
   guint                    heartbeat_source;
   guint                    pump_source;
+  gboolean                 pump_waits_store;  /* for the store's "written" */
   guint                    expire_source;
   guint                    welcome_heartbeat; /* s, the dialect's liveness window; 0 = the profile's */
   gint64                   last_rx_us;
@@ -1199,22 +1200,32 @@ may_transmit_next (TincanConnection *self,
   return TRUE;
 }
 
-/* TRUE if a message the pump may send now is not on disk yet. */
-static gboolean
-outbox_needs_flush (TincanConnection *self,
-                    gboolean          acks,
-                    guint             window)
+/* Puts on disk the messages the pump may send now (the next @window
+ * unacknowledged ones, or all of them without acks). */
+static TincanStoreDurability
+make_outbox_durable (TincanConnection  *self,
+                     gboolean           acks,
+                     guint              window,
+                     GError           **error)
 {
   guint room = !acks ? G_MAXUINT : self->inflight.length < window ? window - self->inflight.length : 1;
+  g_autoptr (GPtrArray) next = g_ptr_array_new ();
   guint n = 0;
 
   for (GList *l = self->waiting.head; l != NULL && n < room; l = l->next, n++)
-    {
-      if (tincan_store_is_pending (self->store, l->data))
-        return TRUE;
-    }
+    g_ptr_array_add (next, l->data);
 
-  return FALSE;
+  return tincan_store_make_durable (self->store, (TincanMessage * const *) next->pdata, next->len, error);
+}
+
+static void
+on_store_written (TincanConnection *self)
+{
+  if (!self->pump_waits_store)
+    return;
+
+  self->pump_waits_store = FALSE;
+  schedule_pump (self);
 }
 
 static gboolean
@@ -1233,16 +1244,27 @@ pump_cb (gpointer user_data)
 
   /* Nothing goes on the wire before it is on disk. (Only the messages
    * about to go out need it: other saves, such as the states acks just
-   * set, wait for the store's own batch.) */
-  if (outbox_needs_flush (self, acks, window) && !tincan_store_flush (self->store, &error))
+   * set, wait for the store's own batch.) While the store's worker writes
+   * a batch that holds them, the pump waits for it ("written"), and the
+   * main loop goes on meanwhile. */
+  switch (make_outbox_durable (self, acks, window, &error))
     {
-      g_autoptr (GError) reported = NULL;
-
-      reported = g_error_new (TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_IO,
-                              _("Could not save the outbox, not sending: %s"), error->message);
-      report_error (self, reported);
-      self->pump_source = g_timeout_add_seconds (1, pump_cb, self);
+    case TINCAN_STORE_DURABLE:
+      break;
+    case TINCAN_STORE_BUSY:
+      self->pump_waits_store = TRUE;
       return G_SOURCE_REMOVE;
+    case TINCAN_STORE_FAILED:
+    default:
+      {
+        g_autoptr (GError) reported = NULL;
+
+        reported = g_error_new (TINCAN_STORE_ERROR, TINCAN_STORE_ERROR_IO,
+                                _("Could not save the outbox, not sending: %s"), error->message);
+        report_error (self, reported);
+        self->pump_source = g_timeout_add_seconds (1, pump_cb, self);
+        return G_SOURCE_REMOVE;
+      }
     }
 
   g_object_ref (self);
@@ -2863,6 +2885,8 @@ tincan_connection_constructed (GObject *object)
                            G_CALLBACK (on_network_changed), self, 0);
   g_signal_connect_object (self->profile, "notify::url",
                            G_CALLBACK (on_profile_url_changed), self, 0);
+  g_signal_connect_object (self->store, "written",
+                           G_CALLBACK (on_store_written), self, G_CONNECT_SWAPPED);
 
   g_signal_connect_object (self->profile, "notify::protocol",
                            G_CALLBACK (on_profile_protocol_changed), self, 0);

@@ -304,6 +304,7 @@ enum {
 
 enum {
   COMMITTED,
+  WRITTEN,
   N_SIGNALS
 };
 
@@ -1093,10 +1094,16 @@ batch_unref (gpointer data)
   g_free (batch);
 }
 
-/* Takes the journaled messages and the pending saves into a batch, or
- * returns NULL when there is nothing to write. */
+/* At most this many saves go to the worker in one batch, so that one is
+ * written in tens of milliseconds and a send waiting for it (while it is
+ * in flight, nothing else can be journaled) waits no longer. */
+#define WORKER_BATCH_MAX 1024
+
+/* Takes the journaled messages and the oldest @max pending saves into a
+ * batch, or returns NULL when there is nothing to write. */
 static Batch *
-batch_take (TincanStore *self)
+batch_take (TincanStore *self,
+            guint        max)
 {
   Batch *batch;
   guint n_journaled = self->journaled->len;
@@ -1114,10 +1121,27 @@ batch_take (TincanStore *self)
 
   /* Saves made while this batch is written (from signal handlers, or
    * while the worker writes it) go into the next one. */
-  batch->saved = g_steal_pointer (&self->pending);
-  batch->saved_set = g_steal_pointer (&self->pending_set);
-  self->pending = g_ptr_array_new_with_free_func (g_object_unref);
-  self->pending_set = g_hash_table_new (NULL, NULL);
+  if (self->pending->len <= max)
+    {
+      batch->saved = g_steal_pointer (&self->pending);
+      batch->saved_set = g_steal_pointer (&self->pending_set);
+      self->pending = g_ptr_array_new_with_free_func (g_object_unref);
+      self->pending_set = g_hash_table_new (NULL, NULL);
+    }
+  else
+    {
+      batch->saved = g_ptr_array_new_full (max, g_object_unref);
+      batch->saved_set = g_hash_table_new (NULL, NULL);
+      for (i = 0; i < max; i++)
+        {
+          TincanMessage *message = g_ptr_array_index (self->pending, i);
+
+          g_ptr_array_add (batch->saved, g_object_ref (message));
+          g_hash_table_add (batch->saved_set, message);
+          g_hash_table_remove (self->pending_set, message);
+        }
+      g_ptr_array_remove_range (self->pending, 0, max);
+    }
 
   batch->n_journaled = n_journaled;
   batch->journal_last_pk = self->journal_last_pk;
@@ -1283,6 +1307,8 @@ batch_finish (TincanStore  *self,
   return TRUE;
 }
 
+static void batch_start (TincanStore *self);
+
 static gboolean
 batch_done_cb (gpointer data)
 {
@@ -1297,6 +1323,8 @@ batch_done_cb (gpointer data)
   g_assert (self->in_flight == batch);
   self->in_flight = NULL;
 
+  g_object_ref (self);
+
   if (!batch_finish (self, batch, &error))
     {
       /* Kept pending: the next save or read tries again. */
@@ -1304,10 +1332,15 @@ batch_done_cb (gpointer data)
     }
   else if (self->pending->len > 0)
     {
-      schedule_flush (self);
+      /* The worker goes on with the next batch at once. */
+      batch_start (self);
     }
 
   batch_unref (batch);  /* in_flight's */
+
+  if (!self->finalizing)
+    g_signal_emit (self, signals[WRITTEN], 0);
+  g_object_unref (self);
 
   return G_SOURCE_REMOVE;
 }
@@ -1371,7 +1404,7 @@ batch_start (TincanStore *self)
   if (self->in_flight != NULL)
     return;
 
-  batch = batch_take (self);
+  batch = batch_take (self, WORKER_BATCH_MAX);
   if (batch == NULL)
     return;
 
@@ -1393,7 +1426,7 @@ flush_pending (TincanStore  *self,
 
   batch_wait (self);
 
-  batch = batch_take (self);
+  batch = batch_take (self, G_MAXUINT);
   if (batch == NULL)
     return TRUE;
 
@@ -1605,12 +1638,56 @@ will_insert (TincanStore    *self,
   return TRUE;
 }
 
-/* Writes the pending saves into the journal, one row each, in one
- * transaction: durable when it returns TRUE, applied to messages later
- * (flush_pending()). The new messages among them are announced now. */
+/* Removes @messages (journaled now) from the pending saves. They are
+ * the oldest saves, most of the time: the array is scanned until all of
+ * them are found, and the rest moved down once. */
+static void
+drop_from_pending (TincanStore *self,
+                   GPtrArray   *messages)
+{
+  guint found = 0, kept = 0, i;
+
+  if (messages == self->pending)
+    {
+      g_ptr_array_set_size (self->pending, 0);
+      g_hash_table_remove_all (self->pending_set);
+      return;
+    }
+
+  for (i = 0; i < messages->len; i++)
+    g_hash_table_remove (self->pending_set, g_ptr_array_index (messages, i));
+
+  for (i = 0; i < self->pending->len && found < messages->len; i++)
+    {
+      TincanMessage *message = g_ptr_array_index (self->pending, i);
+
+      if (g_hash_table_contains (self->pending_set, message))
+        self->pending->pdata[kept++] = message;
+      else
+        {
+          g_object_unref (message);
+          found++;
+        }
+    }
+  if (kept < i)
+    {
+      memmove (self->pending->pdata + kept, self->pending->pdata + i,
+               (self->pending->len - i) * sizeof (gpointer));
+      /* The tail slots hold pointers moved down: shrink without unref. */
+      g_ptr_array_set_free_func (self->pending, NULL);
+      g_ptr_array_set_size (self->pending, self->pending->len - (i - kept));
+      g_ptr_array_set_free_func (self->pending, g_object_unref);
+    }
+}
+
+/* Writes @messages (pending saves: all of them, or those a send needs)
+ * into the journal, one row each, in one transaction: durable when it
+ * returns TRUE, applied to messages later (flush_pending()). The new
+ * messages among them are announced now. */
 static gboolean
-journal_pending (TincanStore  *self,
-                 GError      **error)
+journal_messages (TincanStore  *self,
+                  GPtrArray    *messages,
+                  GError      **error)
 {
   g_autoptr (GPtrArray) added = NULL;
   g_autoptr (GPtrArray) announce = NULL;
@@ -1618,7 +1695,7 @@ journal_pending (TincanStore  *self,
   g_autofree gboolean *inserts = NULL;
   guint i;
 
-  if (self->pending->len == 0)
+  if (messages->len == 0)
     return TRUE;
 
   if (self->db == NULL)
@@ -1628,16 +1705,16 @@ journal_pending (TincanStore  *self,
       return FALSE;
     }
 
-  jpks = g_new0 (gint64, self->pending->len);
-  inserts = g_new0 (gboolean, self->pending->len);
+  jpks = g_new0 (gint64, messages->len);
+  inserts = g_new0 (gboolean, messages->len);
   added = g_ptr_array_new ();
 
   if (!exec_simple (self, STMT_BEGIN, error))
     return FALSE;
 
-  for (i = 0; i < self->pending->len; i++)
+  for (i = 0; i < messages->len; i++)
     {
-      TincanMessage *message = g_ptr_array_index (self->pending, i);
+      TincanMessage *message = g_ptr_array_index (messages, i);
       g_autoptr (TincanStmt) stmt = NULL;
       gint64 *ref = g_hash_table_lookup (self->journaled_refs, message);
 
@@ -1666,9 +1743,9 @@ journal_pending (TincanStore  *self,
     goto failed;
 
   announce = g_ptr_array_new_with_free_func (g_object_unref);
-  for (i = 0; i < self->pending->len; i++)
+  for (i = 0; i < messages->len; i++)
     {
-      TincanMessage *message = g_ptr_array_index (self->pending, i);
+      TincanMessage *message = g_ptr_array_index (messages, i);
 
       if (inserts[i])
         {
@@ -1680,10 +1757,9 @@ journal_pending (TincanStore  *self,
       g_ptr_array_add (self->journaled, g_object_ref (message));
       g_hash_table_insert (self->journaled_refs, message, g_memdup2 (&jpks[i], sizeof jpks[i]));
     }
-  self->journal_last_pk = jpks[self->pending->len - 1];
+  self->journal_last_pk = jpks[messages->len - 1];
 
-  g_ptr_array_set_size (self->pending, 0);
-  g_hash_table_remove_all (self->pending_set);
+  drop_from_pending (self, messages);
 
   /* Durable now: "committed" as for a batch commit. */
   if (announce->len > 0 && !self->finalizing)
@@ -1697,6 +1773,13 @@ failed:
     g_hash_table_remove (self->journaled_keys, g_ptr_array_index (added, i));
 
   return FALSE;
+}
+
+static gboolean
+journal_pending (TincanStore  *self,
+                 GError      **error)
+{
+  return journal_messages (self, self->pending, error);
 }
 
 /* Sets every stored field of @message from a journal record. */
@@ -2192,6 +2275,15 @@ tincan_store_class_init (TincanStoreClass *klass)
                   NULL, NULL,
                   NULL,
                   G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
+
+  signals[WRITTEN] =
+    g_signal_new ("written",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0,
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 0);
 }
 
 static void
@@ -2317,6 +2409,48 @@ tincan_store_flush (TincanStore  *self,
     schedule_flush (self);
 
   return TRUE;
+}
+
+TincanStoreDurability
+tincan_store_make_durable (TincanStore          *self,
+                           TincanMessage * const *messages,
+                           guint                 n_messages,
+                           GError              **error)
+{
+  g_autoptr (GPtrArray) needed = NULL;
+  gboolean in_flight = FALSE;
+
+  g_return_val_if_fail (TINCAN_IS_STORE (self), TINCAN_STORE_FAILED);
+  g_return_val_if_fail (messages != NULL || n_messages == 0, TINCAN_STORE_FAILED);
+  g_return_val_if_fail (error == NULL || *error == NULL, TINCAN_STORE_FAILED);
+
+  for (guint i = 0; i < n_messages; i++)
+    {
+      TincanMessage *message = messages[i];
+
+      if (self->in_flight_set != NULL && g_hash_table_contains (self->in_flight_set, message))
+        in_flight = TRUE;
+      else if (g_hash_table_contains (self->pending_set, message))
+        {
+          if (needed == NULL)
+            needed = g_ptr_array_new ();
+          g_ptr_array_add (needed, message);
+        }
+    }
+
+  if (!in_flight && needed == NULL)
+    return TINCAN_STORE_DURABLE;
+
+  /* The worker has the database: "written" says when it is done. */
+  if (self->in_flight != NULL)
+    return TINCAN_STORE_BUSY;
+
+  if (!journal_messages (self, needed, error))
+    return TINCAN_STORE_FAILED;
+  if (self->journaled->len > 0)
+    schedule_flush (self);
+
+  return TINCAN_STORE_DURABLE;
 }
 
 gboolean

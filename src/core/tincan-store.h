@@ -39,7 +39,8 @@ G_DECLARE_FINAL_TYPE (TincanStore, tincan_store, TINCAN, STORE, GObject)
  *
  * Signals:
  *   "committed" (GPtrArray *messages): after a batch commit, the messages
- *   newly inserted in it, in save order (duplicates excluded). */
+ *   newly inserted in it, in save order (duplicates excluded).
+ *   "written": after each batch the worker wrote, committed or not. */
 
 /* Default directory: g_get_user_data_dir()/tincan. */
 char          *tincan_store_get_default_dir   (void);
@@ -60,6 +61,21 @@ gboolean       tincan_store_is_pending        (TincanStore    *self,
 /* Commits the pending batch now. */
 gboolean       tincan_store_flush             (TincanStore    *self,
                                                GError        **error);
+typedef enum
+{
+  TINCAN_STORE_DURABLE,   /* on disk: committed, or journaled */
+  TINCAN_STORE_BUSY,      /* not yet, and the worker holds the database: wait for "written" */
+  TINCAN_STORE_FAILED,    /* could not be written (see the error) */
+} TincanStoreDurability;
+
+/* What a send needs before a frame goes out: @messages on disk. The
+ * pending ones among them are journaled now, not the other pending saves
+ * (they wait for their batch); unless a batch is being written, which
+ * holds the database: then BUSY, and "written" follows. */
+TincanStoreDurability tincan_store_make_durable (TincanStore          *self,
+                                                 TincanMessage * const *messages,
+                                                 guint                 n_messages,
+                                                 GError              **error);
 /* Removes a message (e.g. a discarded failed send). */
 gboolean       tincan_store_delete            (TincanStore    *self,
                                                TincanMessage  *message,
