@@ -76,6 +76,47 @@ test_now (void)
   g_assert_cmpint (now, <=, after);
 }
 
+/* The common "…T…Z" and "….fffZ" forms are read without GLib's parser:
+ * for any such text, valid or not, the result is GLib's. */
+static void
+test_timestamp_parse_matches_glib (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (8);
+
+  for (guint i = 0; i < 50000; i++)
+    {
+      g_autofree char *text = NULL;
+      g_autoptr (GDateTime) reference = NULL;
+      gint64 ms = -1;
+      gboolean ok;
+      /* Some out of range (day 31 of any month, hour 24, second 60…). */
+      int year = g_rand_int_range (rand, 0, 10000);
+      int month = g_rand_int_range (rand, 0, 14);
+      int day = g_rand_int_range (rand, 0, 33);
+      int hour = g_rand_int_range (rand, 0, 25);
+      int minute = g_rand_int_range (rand, 0, 61);
+      int second = g_rand_int_range (rand, 0, 61);
+
+      if (i % 2 == 0)
+        text = g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, month, day, hour,
+                                minute, second, g_rand_int_range (rand, 0, 1000));
+      else
+        text = g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02dZ", year, month, day, hour,
+                                minute, second);
+
+      ok = tincan_timestamp_parse (text, &ms);
+      reference = g_date_time_new_from_iso8601 (text, NULL);
+      if (reference == NULL)
+        {
+          g_assert_false (ok);
+          continue;
+        }
+      g_assert_true (ok);
+      g_assert_cmpint (ms, ==, g_date_time_to_unix (reference) * 1000 +
+                               g_date_time_get_microsecond (reference) / 1000);
+    }
+}
+
 static void
 test_uuid (void)
 {
@@ -125,6 +166,7 @@ main (int   argc,
 
   g_test_add_func ("/util/timestamp/format", test_timestamp_format);
   g_test_add_func ("/util/timestamp/parse", test_timestamp_parse);
+  g_test_add_func ("/util/timestamp/parse-matches-glib", test_timestamp_parse_matches_glib);
   g_test_add_func ("/util/now", test_now);
   g_test_add_func ("/util/uuid", test_uuid);
   g_test_add_func ("/util/mask-secret", test_mask_secret);

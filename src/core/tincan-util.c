@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include "tincan-util.h"
 
 /* 0001-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, GDateTime's range. */
@@ -41,6 +43,70 @@ tincan_timestamp_format (gint64 ms_since_epoch)
                           ms);
 }
 
+static gboolean
+read_digits (const char *p,
+             guint       n,
+             int        *value)
+{
+  *value = 0;
+  for (guint i = 0; i < n; i++)
+    {
+      if (!g_ascii_isdigit (p[i]))
+        return FALSE;
+      *value = *value * 10 + (p[i] - '0');
+    }
+  return TRUE;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static gint64
+days_from_civil (int y,
+                 int m,
+                 int d)
+{
+  gint64 era, yoe, doy, doe;
+
+  y -= m <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = y - era * 400;
+  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+  return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" or "YYYY-MM-DDTHH:MM:SS.fffZ", and only a valid
+ * date and time: FALSE sends everything else to GLib's parser. */
+static gboolean
+parse_utc_timestamp (const char *text,
+                     gint64     *ms)
+{
+  int year, month, day, hour, minute, second, milli = 0;
+  gsize len = strlen (text);
+
+  if (len != 20 && len != 24)
+    return FALSE;
+  if (text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[len - 1] != 'Z')
+    return FALSE;
+  if (!read_digits (text, 4, &year) || !read_digits (text + 5, 2, &month) ||
+      !read_digits (text + 8, 2, &day) || !read_digits (text + 11, 2, &hour) ||
+      !read_digits (text + 14, 2, &minute) || !read_digits (text + 17, 2, &second))
+    return FALSE;
+  if (len == 24 && (text[19] != '.' || !read_digits (text + 20, 3, &milli)))
+    return FALSE;
+
+  if (year < 1 || month < 1 || month > 12 || day < 1 ||
+      day > g_date_get_days_in_month (month, year) ||
+      hour > 23 || minute > 59 || second > 59)
+    return FALSE;
+
+  *ms = ((days_from_civil (year, month, day) * 24 + hour) * 60 + minute) * 60000 +
+        (gint64) second * 1000 + milli;
+
+  return TRUE;
+}
+
 gboolean
 tincan_timestamp_parse (const char *text,
                         gint64     *ms_since_epoch)
@@ -51,12 +117,18 @@ tincan_timestamp_parse (const char *text,
   if (text == NULL || *text == '\0')
     return FALSE;
 
-  /* With a NULL default zone, a time without a zone is rejected. */
-  dt = g_date_time_new_from_iso8601 (text, NULL);
-  if (dt == NULL)
-    return FALSE;
+  /* Nearly every server writes "2026-11-22T10:00:00.000Z" (what
+   * JavaScript's toISOString() gives): read that directly, as GLib
+   * would. Anything else goes to GLib's parser. */
+  if (!parse_utc_timestamp (text, &ms))
+    {
+      /* With a NULL default zone, a time without a zone is rejected. */
+      dt = g_date_time_new_from_iso8601 (text, NULL);
+      if (dt == NULL)
+        return FALSE;
 
-  ms = g_date_time_to_unix (dt) * 1000 + g_date_time_get_microsecond (dt) / 1000;
+      ms = g_date_time_to_unix (dt) * 1000 + g_date_time_get_microsecond (dt) / 1000;
+    }
 
   /* Year 1 or 9999 with an offset can fall outside 0001–9999 once in UTC,
    * where tincan_timestamp_format() could not write it back. */
