@@ -256,13 +256,15 @@ struct _TincanStore
   guint        apply_id;
 
   /* Batches are written on a worker thread (NULL: on the main thread),
-   * one at a time: while one is in flight the worker alone uses db,
-   * stmts, rooms and wal_frames, and the main thread waits for it
-   * (batch_wait()) before it touches them. */
+   * in order: while any is in flight the worker alone uses db, stmts,
+   * rooms and wal_frames, and the main thread waits for them all
+   * (batch_wait()) before it touches those. A message is in one batch in
+   * flight at most: saved again meanwhile, it waits in pending. */
   GThreadPool *worker;
   GMainContext *context;
-  Batch       *in_flight;
-  GHashTable  *in_flight_set;   /* its saves, as pending_set was */
+  GQueue       in_flight;         /* Batch *, oldest first */
+  GHashTable  *in_flight_set;     /* the saves they hold */
+  gboolean     journal_in_flight; /* one of them applies the journal */
 
   /* Flushed into the journal, not yet applied to messages: journal
    * order, each message once; message -> journal pk (gint64 *) of its
@@ -278,6 +280,8 @@ struct _TincanStore
 
   /* Frames in the WAL after the last commit. */
   int          wal_frames;
+  /* What the last batch cost per message written (ns). */
+  gint64       write_ns;
   /* Reused for each journal record. */
   GByteArray  *record_buf;
 
@@ -1057,7 +1061,6 @@ struct _Batch
   TincanStore     *store;        /* main thread; NULL once finished */
   GMainContext    *context;
   GPtrArray       *saved;        /* the pending saves it took, for a retry */
-  GHashTable      *saved_set;
   Outcome         *outcomes;
   guint            n;
   guint            n_journaled;
@@ -1094,19 +1097,38 @@ batch_unref (gpointer data)
   g_free (batch);
 }
 
-/* At most this many saves go to the worker in one batch, so that one is
- * written in tens of milliseconds and a send waiting for it (while it is
- * in flight, nothing else can be journaled) waits no longer. */
-#define WORKER_BATCH_MAX 1024
+/* A batch for the worker holds as many saves as it writes in about
+ * WORKER_BATCH_US (from the cost per message of the last batch), and at
+ * least WORKER_BATCH_MIN: a read that waits for it (the worker holds the
+ * database meanwhile) waits about a frame at most, and the worker still
+ * keeps up with a flood, one batch per main-loop turn. */
+#define WORKER_BATCH_US  15000
+#define WORKER_BATCH_MIN 1024
 
-/* Takes the journaled messages and the oldest @max pending saves into a
+/* At most this many batches wait for the worker: past that, saves wait
+ * in pending (and the next batches are bigger). */
+#define WORKER_MAX_IN_FLIGHT 64
+
+/* Whether @message must wait for a batch in flight before it is taken
+ * again: it is in one, or the journal record that one applies is its. */
+static gboolean
+is_held (TincanStore   *self,
+         TincanMessage *message)
+{
+  return g_hash_table_contains (self->in_flight_set, message) ||
+         (self->journal_in_flight && g_hash_table_contains (self->journaled_refs, message));
+}
+
+/* Takes the journaled messages (unless a batch in flight applies them)
+ * and the oldest @max pending saves that no batch in flight holds into a
  * batch, or returns NULL when there is nothing to write. */
 static Batch *
 batch_take (TincanStore *self,
             guint        max)
 {
+  g_autoptr (GPtrArray) kept = NULL;
   Batch *batch;
-  guint n_journaled = self->journaled->len;
+  guint n_journaled = self->journal_in_flight ? 0 : self->journaled->len;
   guint i, n = 0;
 
   if (self->pending->len == 0 && n_journaled == 0)
@@ -1120,31 +1142,48 @@ batch_take (TincanStore *self,
   batch->context = g_main_context_ref (self->context);
 
   /* Saves made while this batch is written (from signal handlers, or
-   * while the worker writes it) go into the next one. */
-  if (self->pending->len <= max)
+   * while the worker writes it) go into a later one. */
+  if (self->pending->len <= max && g_queue_is_empty (&self->in_flight))
     {
       batch->saved = g_steal_pointer (&self->pending);
-      batch->saved_set = g_steal_pointer (&self->pending_set);
       self->pending = g_ptr_array_new_with_free_func (g_object_unref);
-      self->pending_set = g_hash_table_new (NULL, NULL);
+      g_hash_table_remove_all (self->pending_set);
     }
   else
     {
-      batch->saved = g_ptr_array_new_full (max, g_object_unref);
-      batch->saved_set = g_hash_table_new (NULL, NULL);
-      for (i = 0; i < max; i++)
+      batch->saved = g_ptr_array_new_full (MIN (max, self->pending->len), g_object_unref);
+      kept = g_ptr_array_new_with_free_func (g_object_unref);
+      for (i = 0; i < self->pending->len; i++)
         {
           TincanMessage *message = g_ptr_array_index (self->pending, i);
 
-          g_ptr_array_add (batch->saved, g_object_ref (message));
-          g_hash_table_add (batch->saved_set, message);
-          g_hash_table_remove (self->pending_set, message);
+          if (batch->saved->len < max && !is_held (self, message))
+            {
+              g_ptr_array_add (batch->saved, g_object_ref (message));
+              g_hash_table_remove (self->pending_set, message);
+            }
+          else
+            {
+              g_ptr_array_add (kept, g_object_ref (message));
+            }
         }
-      g_ptr_array_remove_range (self->pending, 0, max);
+      g_ptr_array_unref (self->pending);
+      self->pending = g_steal_pointer (&kept);
+    }
+
+  if (batch->saved->len == 0 && n_journaled == 0)
+    {
+      g_clear_pointer (&batch->saved, g_ptr_array_unref);
+      batch_unref (batch);
+      return NULL;
     }
 
   batch->n_journaled = n_journaled;
-  batch->journal_last_pk = self->journal_last_pk;
+  if (n_journaled > 0)
+    {
+      batch->journal_last_pk = self->journal_last_pk;
+      self->journal_in_flight = TRUE;
+    }
   batch->outcomes = g_new0 (Outcome, n_journaled + batch->saved->len);
   for (i = 0; i < n_journaled; i++)
     outcome_init (self, &batch->outcomes[n++], g_ptr_array_index (self->journaled, i));
@@ -1152,7 +1191,9 @@ batch_take (TincanStore *self,
     {
       TincanMessage *message = g_ptr_array_index (batch->saved, i);
 
-      if (!g_hash_table_contains (self->journaled_refs, message))
+      g_hash_table_add (self->in_flight_set, message);
+      /* Its journal record, applied in this batch, is its newest save. */
+      if (n_journaled == 0 || !g_hash_table_contains (self->journaled_refs, message))
         outcome_init (self, &batch->outcomes[n++], message);
     }
   batch->n = n;
@@ -1236,15 +1277,16 @@ batch_finish (TincanStore  *self,
 {
   g_autoptr (GPtrArray) inserted = NULL;
   g_autoptr (GPtrArray) saved = g_steal_pointer (&batch->saved);
-  g_autoptr (GHashTable) saved_set = g_steal_pointer (&batch->saved_set);
   g_autofree Outcome *outcomes = g_steal_pointer (&batch->outcomes);
   gboolean ok = batch->ok;
   guint i;
 
   g_assert (batch->store == self);
   batch->store = NULL;
-  if (self->in_flight_set == saved_set)
-    self->in_flight_set = NULL;
+  for (i = 0; i < saved->len; i++)
+    g_hash_table_remove (self->in_flight_set, g_ptr_array_index (saved, i));
+  if (batch->n_journaled > 0)
+    self->journal_in_flight = FALSE;
 
   if (!ok)
     {
@@ -1255,18 +1297,23 @@ batch_finish (TincanStore  *self,
           outcome_clear (&outcomes[i]);
         }
 
-      /* The journal stays as it is. */
-      for (i = 0; i < self->pending->len; i++)
-        {
-          TincanMessage *message = g_ptr_array_index (self->pending, i);
+      /* The journal stays as it is. The saves go back ahead of the newer
+       * ones (once: one saved again meanwhile is pending already). */
+      {
+        g_autoptr (GPtrArray) back = g_ptr_array_new_with_free_func (g_object_unref);
 
-          if (g_hash_table_add (saved_set, message))
-            g_ptr_array_add (saved, g_object_ref (message));
-        }
-      g_clear_pointer (&self->pending, g_ptr_array_unref);
-      g_clear_pointer (&self->pending_set, g_hash_table_unref);
-      self->pending = g_steal_pointer (&saved);
-      self->pending_set = g_steal_pointer (&saved_set);
+        for (i = 0; i < saved->len; i++)
+          {
+            TincanMessage *message = g_ptr_array_index (saved, i);
+
+            if (g_hash_table_add (self->pending_set, message))
+              g_ptr_array_add (back, g_object_ref (message));
+          }
+        for (i = 0; i < self->pending->len; i++)
+          g_ptr_array_add (back, g_object_ref (g_ptr_array_index (self->pending, i)));
+        g_ptr_array_unref (self->pending);
+        self->pending = g_steal_pointer (&back);
+      }
 
       g_propagate_error (error, g_steal_pointer (&batch->error));
       return FALSE;
@@ -1274,6 +1321,8 @@ batch_finish (TincanStore  *self,
 
   g_debug ("Committed %u messages (%u journaled) in %" G_GINT64_FORMAT " µs",
            batch->n, batch->n_journaled, batch->run_us);
+  if (batch->n >= 64)
+    self->write_ns = batch->run_us * 1000 / batch->n;
 
   /* Journal records taken into the batch are applied and gone; none
    * was added while it was in flight (journal_pending() waits). */
@@ -1310,35 +1359,48 @@ batch_finish (TincanStore  *self,
 static void batch_start (TincanStore *self);
 
 static gboolean
+batch_is_done (Batch *batch)
+{
+  gboolean done;
+
+  g_mutex_lock (&batch->lock);
+  done = batch->done;
+  g_mutex_unlock (&batch->lock);
+
+  return done;
+}
+
+/* Finishes the batches the worker is done with, oldest first. */
+static gboolean
 batch_done_cb (gpointer data)
 {
-  Batch *batch = data;
-  TincanStore *self = batch->store;
-  g_autoptr (GError) error = NULL;
+  Batch *done = data;
+  TincanStore *self = done->store;
+  gboolean any = FALSE;
 
   /* Already finished by a caller that waited for it. */
   if (self == NULL)
     return G_SOURCE_REMOVE;
 
-  g_assert (self->in_flight == batch);
-  self->in_flight = NULL;
-
   g_object_ref (self);
 
-  if (!batch_finish (self, batch, &error))
+  while (!g_queue_is_empty (&self->in_flight) && batch_is_done (g_queue_peek_head (&self->in_flight)))
     {
-      /* Kept pending: the next save or read tries again. */
-      g_warning ("Could not save %u messages: %s", self->pending->len, error->message);
-    }
-  else if (self->pending->len > 0)
-    {
-      /* The worker goes on with the next batch at once. */
-      batch_start (self);
+      Batch *batch = g_queue_pop_head (&self->in_flight);
+      g_autoptr (GError) error = NULL;
+
+      /* Kept pending when it fails: the next save or read tries again. */
+      if (!batch_finish (self, batch, &error))
+        g_warning ("Could not save %u messages: %s", self->pending->len, error->message);
+      batch_unref (batch);  /* in_flight's */
+      any = TRUE;
     }
 
-  batch_unref (batch);  /* in_flight's */
+  /* The worker goes on with what waited. */
+  if (any && self->pending->len > 0)
+    batch_start (self);
 
-  if (!self->finalizing)
+  if (any && !self->finalizing)
     g_signal_emit (self, signals[WRITTEN], 0);
   g_object_unref (self);
 
@@ -1371,45 +1433,45 @@ batch_worker (gpointer data,
   batch_unref (batch);  /* the push's */
 }
 
-/* Waits for the batch in flight, if any, and finishes it: afterwards the
- * main thread may use the database. A failed batch's saves are pending
- * again, for the caller's own attempt. */
+/* Waits for the batches in flight, if any, and finishes them: afterwards
+ * the main thread may use the database. A failed batch's saves are
+ * pending again, for the caller's own attempt. */
 static void
 batch_wait (TincanStore *self)
 {
-  Batch *batch = g_steal_pointer (&self->in_flight);
-  g_autoptr (GError) error = NULL;
+  Batch *batch;
 
-  if (batch == NULL)
-    return;
+  while ((batch = g_queue_pop_head (&self->in_flight)) != NULL)
+    {
+      g_autoptr (GError) error = NULL;
 
-  g_mutex_lock (&batch->lock);
-  while (!batch->done)
-    g_cond_wait (&batch->cond, &batch->lock);
-  g_mutex_unlock (&batch->lock);
+      g_mutex_lock (&batch->lock);
+      while (!batch->done)
+        g_cond_wait (&batch->cond, &batch->lock);
+      g_mutex_unlock (&batch->lock);
 
-  if (!batch_finish (self, batch, &error))
-    g_debug ("A batch of %u messages failed: %s", self->pending->len, error->message);
+      if (!batch_finish (self, batch, &error))
+        g_debug ("A batch of %u messages failed: %s", self->pending->len, error->message);
 
-  batch_unref (batch);
+      batch_unref (batch);
+    }
 }
 
-/* Hands the pending saves to the worker, unless a batch is in flight
- * (its end starts the next one). */
+/* Hands the oldest pending saves to the worker, behind the batches in
+ * flight (a few at most). */
 static void
 batch_start (TincanStore *self)
 {
   Batch *batch;
 
-  if (self->in_flight != NULL)
+  if (g_queue_get_length (&self->in_flight) >= WORKER_MAX_IN_FLIGHT)
     return;
 
-  batch = batch_take (self, WORKER_BATCH_MAX);
+  batch = batch_take (self, MAX (WORKER_BATCH_MIN, WORKER_BATCH_US * 1000 / MAX (self->write_ns, 1)));
   if (batch == NULL)
     return;
 
-  self->in_flight = batch;
-  self->in_flight_set = batch->saved_set;
+  g_queue_push_tail (&self->in_flight, batch);
   g_thread_pool_push (self->worker, batch_ref (batch), NULL);
 }
 
@@ -2207,6 +2269,7 @@ tincan_store_finalize (GObject *object)
   g_clear_pointer (&self->rooms, g_hash_table_unref);
   g_clear_pointer (&self->path, g_free);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->in_flight_set, g_hash_table_unref);
 
   G_OBJECT_CLASS (tincan_store_parent_class)->finalize (object);
 }
@@ -2299,6 +2362,7 @@ tincan_store_init (TincanStore *self)
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->live_by_pk = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->context = g_main_context_ref_thread_default ();
+  self->in_flight_set = g_hash_table_new (NULL, NULL);
 }
 
 /* Public API */
@@ -2373,6 +2437,11 @@ tincan_store_save (TincanStore   *self,
     return;
 
   g_ptr_array_add (self->pending, g_object_ref (message));
+
+  /* A flood handled in one long main-loop turn does not wait for the
+   * turn to end: the worker gets a batch as soon as there is one. */
+  if (self->worker != NULL && self->pending->len >= WORKER_BATCH_MIN)
+    batch_start (self);
   schedule_flush (self);
 }
 
@@ -2384,7 +2453,7 @@ tincan_store_is_pending (TincanStore   *self,
   g_return_val_if_fail (TINCAN_IS_MESSAGE (message), FALSE);
 
   return g_hash_table_contains (self->pending_set, message) ||
-         (self->in_flight_set != NULL && g_hash_table_contains (self->in_flight_set, message));
+         g_hash_table_contains (self->in_flight_set, message);
 }
 
 gboolean
@@ -2428,7 +2497,7 @@ tincan_store_make_durable (TincanStore          *self,
     {
       TincanMessage *message = messages[i];
 
-      if (self->in_flight_set != NULL && g_hash_table_contains (self->in_flight_set, message))
+      if (g_hash_table_contains (self->in_flight_set, message))
         in_flight = TRUE;
       else if (g_hash_table_contains (self->pending_set, message))
         {
@@ -2442,7 +2511,7 @@ tincan_store_make_durable (TincanStore          *self,
     return TINCAN_STORE_DURABLE;
 
   /* The worker has the database: "written" says when it is done. */
-  if (self->in_flight != NULL)
+  if (!g_queue_is_empty (&self->in_flight))
     return TINCAN_STORE_BUSY;
 
   if (!journal_messages (self, needed, error))
