@@ -213,12 +213,14 @@ typedef enum
  * which never touches the object. */
 typedef struct
 {
-  char          *room;
-  char          *cid;
-  char          *id;
-  char          *sender;
-  char          *text;
-  char          *reason;     /* only for TINCAN_MESSAGE_STATE_FAILED */
+  /* The strings point into one block, @strings. */
+  char          *strings;
+  const char    *room;
+  const char    *cid;
+  const char    *id;
+  const char    *sender;
+  const char    *text;
+  const char    *reason;     /* only for TINCAN_MESSAGE_STATE_FAILED */
   gint64         seq;
   gint64         ts;
   gint64         local_ts;
@@ -798,23 +800,46 @@ outcome_init (TincanStore   *self,
               TincanMessage *message)
 {
   Row *row = &outcome->row;
+  const char *strings[6];
+  const char **fields[6] = { &row->room, &row->cid, &row->id, &row->sender, &row->text, &row->reason };
+  gsize lengths[6];
+  gsize total = 0;
+  char *out;
 
   outcome->message = g_object_ref (message);
   outcome->content_dirty = _tincan_message_take_content_dirty (message);
 
-  row->room = g_strdup (tincan_message_get_room (message));
-  row->cid = g_strdup (tincan_message_get_cid (message));
-  row->id = g_strdup (tincan_message_get_id (message));
-  row->sender = g_strdup (tincan_message_get_sender (message));
-  row->text = g_strdup (tincan_message_get_text (message));
   row->seq = tincan_message_get_seq (message);
   row->ts = tincan_message_get_timestamp (message);
   row->local_ts = tincan_message_get_local_timestamp (message);
   row->direction = tincan_message_get_direction (message);
   row->state = tincan_message_get_state (message);
-  if (row->state == TINCAN_MESSAGE_STATE_FAILED)
-    row->reason = g_strdup (tincan_message_get_reason (message));
   row->live_pk = is_live (self, message) ? _tincan_message_get_store_id (message) : 0;
+
+  /* One allocation for the six strings, not six. */
+  strings[0] = tincan_message_get_room (message);
+  strings[1] = tincan_message_get_cid (message);
+  strings[2] = tincan_message_get_id (message);
+  strings[3] = tincan_message_get_sender (message);
+  strings[4] = tincan_message_get_text (message);
+  strings[5] = row->state == TINCAN_MESSAGE_STATE_FAILED ? tincan_message_get_reason (message) : NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
+    {
+      lengths[i] = strings[i] != NULL ? strlen (strings[i]) + 1 : 0;
+      total += lengths[i];
+    }
+  out = row->strings = g_malloc (MAX (total, 1));
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
+    {
+      if (strings[i] == NULL)
+        {
+          *fields[i] = NULL;
+          continue;
+        }
+      memcpy (out, strings[i], lengths[i]);
+      *fields[i] = out;
+      out += lengths[i];
+    }
 }
 
 /* Writes outcome->row inside the batch transaction; on the worker
@@ -932,12 +957,8 @@ outcome_clear (Outcome *outcome)
 
   g_clear_object (&outcome->message);
   g_clear_object (&outcome->merged);
-  g_clear_pointer (&row->room, g_free);
-  g_clear_pointer (&row->cid, g_free);
-  g_clear_pointer (&row->id, g_free);
-  g_clear_pointer (&row->sender, g_free);
-  g_clear_pointer (&row->text, g_free);
-  g_clear_pointer (&row->reason, g_free);
+  g_clear_pointer (&row->strings, g_free);
+  row->room = row->cid = row->id = row->sender = row->text = row->reason = NULL;
 }
 
 /* After the commit: objects learn their rows, other objects for the
