@@ -4,6 +4,11 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -1436,6 +1441,21 @@ batch_worker (gpointer data,
   TincanStore *self = user_data;
   GSource *source;
 
+#ifdef __linux__
+  /* The store's own thread (an exclusive pool): writing history is
+   * background work, and when the cores are busy the main thread, which
+   * receives and draws, goes first. */
+  {
+    static GPrivate reniced;
+
+    if (g_private_get (&reniced) == NULL)
+      {
+        setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10);
+        g_private_set (&reniced, GINT_TO_POINTER (1));
+      }
+  }
+#endif
+
   batch_run (self, batch);
 
   source = g_idle_source_new ();
@@ -2425,7 +2445,7 @@ tincan_store_new (const char  *path,
    * goes on decoding and drawing meanwhile; unless SQLite was built
    * without threads, or TINCAN_STORE_SYNC asks (debugging). */
   if (sqlite3_threadsafe () != 0 && g_getenv ("TINCAN_STORE_SYNC") == NULL)
-    self->worker = g_thread_pool_new (batch_worker, self, 1, FALSE, NULL);
+    self->worker = g_thread_pool_new (batch_worker, self, 1, TRUE, NULL);
 
   return g_steal_pointer (&self);
 }
