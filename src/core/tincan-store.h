@@ -71,7 +71,9 @@ typedef enum
 /* What a send needs before a frame goes out: @messages on disk. The
  * pending ones among them are journaled now, not the other pending saves
  * (they wait for their batch); unless a batch is being written, which
- * holds the database: then BUSY, and "written" follows. */
+ * holds the database: then BUSY, and "written" follows. Ask for the
+ * oldest unsent messages first (the outbox is kept in the order its
+ * messages reach the disk). */
 TincanStoreDurability tincan_store_make_durable (TincanStore          *self,
                                                  TincanMessage * const *messages,
                                                  guint                 n_messages,
