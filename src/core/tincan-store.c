@@ -13,7 +13,7 @@
 #include <sqlite3.h>
 #include <string.h>
 
-#include "tincan-store.h"
+#include "tincan-store-private.h"
 #include "tincan-message-private.h"
 #include "tincan-util.h"
 
@@ -1403,6 +1403,7 @@ batch_done_cb (gpointer data)
   Batch *done = data;
   TincanStore *self = done->store;
   gboolean any = FALSE;
+  gboolean failed = FALSE;
 
   /* Already finished by a caller that waited for it. */
   if (self == NULL)
@@ -1415,15 +1416,19 @@ batch_done_cb (gpointer data)
       Batch *batch = g_queue_pop_head (&self->in_flight);
       g_autoptr (GError) error = NULL;
 
-      /* Kept pending when it fails: the next save or read tries again. */
+      /* Kept pending when it fails: the next save or read tries again
+       * (not at once: a full disk stays full). */
       if (!batch_finish (self, batch, &error))
-        g_warning ("Could not save %u messages: %s", self->pending->len, error->message);
+        {
+          g_warning ("Could not save %u messages: %s", self->pending->len, error->message);
+          failed = TRUE;
+        }
       batch_unref (batch);  /* in_flight's */
       any = TRUE;
     }
 
   /* The worker goes on with what waited. */
-  if (any && self->pending->len > 0)
+  if (any && !failed && self->pending->len > 0)
     batch_start (self);
 
   if (any && !self->finalizing)
@@ -2519,6 +2524,21 @@ tincan_store_flush (TincanStore  *self,
     schedule_flush (self);
 
   return TRUE;
+}
+
+void
+_tincan_store_set_max_pages (TincanStore *self,
+                             guint        max_pages)
+{
+  g_autofree char *sql = NULL;
+
+  g_return_if_fail (TINCAN_IS_STORE (self));
+
+  batch_wait (self);
+  /* 0 is not "no cap" for SQLite: the largest count it allows is. */
+  sql = g_strdup_printf ("PRAGMA max_page_count = %u", max_pages > 0 ? max_pages : G_MAXINT32);
+  if (self->db != NULL)
+    sqlite3_exec (self->db, sql, NULL, NULL, NULL);
 }
 
 TincanStoreDurability
