@@ -23,5 +23,7 @@ double  bench_percentile    (GArray         *values,
 /* CPU time of the calling thread, µs: what it spent itself, which other
  * processes on a loaded machine cannot inflate. */
 gint64  bench_thread_cpu_us (void);
+/* CPU time of the whole process (all its threads), µs. */
+gint64  bench_process_cpu_us (void);
 
 G_END_DECLS

@@ -7,7 +7,6 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "tincan-core.h"
@@ -195,16 +194,6 @@ compare_int64 (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
-static double
-cpu_seconds (void)
-{
-  struct rusage usage;
-
-  getrusage (RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
-         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
 static void
 run_flood (gboolean  app,
            Result   *result)
@@ -271,7 +260,7 @@ run_flood (gboolean  app,
 
   probe.lateness = g_array_new (FALSE, FALSE, sizeof (gint64));
   tick = g_timeout_add (TICK_MS, stall_tick, &probe);
-  cpu_start = cpu_seconds ();
+  cpu_start = bench_process_cpu_us () / 1e6;
   result->thread_cpu_s = -bench_thread_cpu_us () / 1e6;
 
   deadline = g_get_monotonic_time () + (gint64) (duration_s + 20) * G_USEC_PER_SEC;
@@ -287,7 +276,7 @@ run_flood (gboolean  app,
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (tick);
 
-  result->cpu_s = cpu_seconds () - cpu_start;
+  result->cpu_s = bench_process_cpu_us () / 1e6 - cpu_start;
   result->thread_cpu_s += bench_thread_cpu_us () / 1e6;
   result->max_busy_ms = probe.max_busy_us / 1000.0;
   result->max_frame_ms = probe.max_frame_us / 1000.0;

@@ -8,7 +8,6 @@
 #include <libsoup/soup.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "tincan-core.h"
 #include "tincan-message-list.h"
@@ -46,16 +45,6 @@ static gboolean
 wanted (const char *client)
 {
   return only == NULL || g_str_equal (only, client);
-}
-
-static gint64
-process_cpu_us (void)
-{
-  struct rusage usage;
-
-  getrusage (RUSAGE_SELF, &usage);
-  return (gint64) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * G_USEC_PER_SEC +
-         usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
 }
 
 /* The blaster */
@@ -251,7 +240,7 @@ measure_tincan (const char *url,
 
   start = g_get_monotonic_time ();
   cpu_start = bench_thread_cpu_us ();
-  process_start = process_cpu_us ();
+  process_start = bench_process_cpu_us ();
   tincan_connection_connect (connection);
   bench_wait_for (tc_done, &tc, 300000, "TincanConnection receiving");
   /* Stored means on disk: the last batch is committed too. */
@@ -262,7 +251,7 @@ measure_tincan (const char *url,
   if (tincan_main_us <= 0 || main_us < tincan_main_us)
     {
       tincan_main_us = main_us;
-      tincan_process_us = (process_cpu_us () - process_start) / (double) count;
+      tincan_process_us = (bench_process_cpu_us () - process_start) / (double) count;
     }
 
   if (tincan_store_count_messages (tc.store, ROOM) != count)
