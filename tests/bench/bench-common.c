@@ -86,3 +86,16 @@ bench_process_cpu_us (void)
   clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
+
+guint
+bench_env_uint (const char *name,
+                guint       fallback,
+                guint       min)
+{
+  const char *value = g_getenv (name);
+
+  if (value == NULL)
+    return fallback;
+
+  return MAX (min, (guint) g_ascii_strtoull (value, NULL, 10));
+}

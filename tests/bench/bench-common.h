@@ -25,5 +25,10 @@ double  bench_percentile    (GArray         *values,
 gint64  bench_thread_cpu_us (void);
 /* CPU time of the whole process (all its threads), µs. */
 gint64  bench_process_cpu_us (void);
+/* The environment variable @name as a number (at least @min), or
+ * @fallback when it is not set: each benchmark's knobs. */
+guint   bench_env_uint      (const char     *name,
+                             guint           fallback,
+                             guint           min);
 
 G_END_DECLS

@@ -371,10 +371,8 @@ main (int   argc,
     }
   adw_init ();
 
-  if (g_getenv ("BENCH_RATE") != NULL)
-    rate = MAX (100, (guint) g_ascii_strtoull (g_getenv ("BENCH_RATE"), NULL, 10));
-  if (g_getenv ("BENCH_SECONDS") != NULL)
-    duration_s = MAX (1, (guint) g_ascii_strtoull (g_getenv ("BENCH_SECONDS"), NULL, 10));
+  rate = bench_env_uint ("BENCH_RATE", rate, 100);
+  duration_s = bench_env_uint ("BENCH_SECONDS", duration_s, 1);
 
   if (g_getenv ("BENCH_APP_ONLY") == NULL)
     run_flood (FALSE, &base);

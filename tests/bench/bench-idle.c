@@ -179,10 +179,8 @@ main (int   argc,
   if (have_display)
     adw_init ();
 
-  if (g_getenv ("BENCH_IDLE_SECONDS") != NULL)
-    idle_s = MAX (1, (guint) g_ascii_strtoull (g_getenv ("BENCH_IDLE_SECONDS"), NULL, 10));
-  if (g_getenv ("BENCH_HEARTBEAT") != NULL)
-    heartbeat_s = MAX (1, (guint) g_ascii_strtoull (g_getenv ("BENCH_HEARTBEAT"), NULL, 10));
+  idle_s = bench_env_uint ("BENCH_IDLE_SECONDS", idle_s, 1);
+  heartbeat_s = bench_env_uint ("BENCH_HEARTBEAT", heartbeat_s, 1);
 
   wakeup_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   default_poll = g_main_context_get_poll_func (NULL);

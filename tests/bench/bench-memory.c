@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench-common.h"
 #include "bench-history.h"
 #include "tincan-conversation-view.h"
 #include "tincan-message-list.h"
@@ -329,10 +330,8 @@ main (int   argc,
       return 77;
     }
 
-  if (g_getenv ("BENCH_MEMORY_MESSAGES") != NULL)
-    big_n = MAX (SMALL_ROOM, (guint) g_ascii_strtoull (g_getenv ("BENCH_MEMORY_MESSAGES"), NULL, 10));
-  if (g_getenv ("BENCH_MEMORY_PAGE") != NULL)
-    page_size = MAX (1, (guint) g_ascii_strtoull (g_getenv ("BENCH_MEMORY_PAGE"), NULL, 10));
+  big_n = bench_env_uint ("BENCH_MEMORY_MESSAGES", big_n, SMALL_ROOM);
+  page_size = bench_env_uint ("BENCH_MEMORY_PAGE", page_size, 1);
 
   exe = g_file_read_link ("/proc/self/exe", &error);
   g_assert_no_error (error);

@@ -325,8 +325,7 @@ main (int   argc,
   gboolean holds;
 
   g_assert_no_error (error);
-  if (g_getenv ("BENCH_RECEIVE_COUNT") != NULL)
-    count = (guint) g_ascii_strtoull (g_getenv ("BENCH_RECEIVE_COUNT"), NULL, 10);
+  count = bench_env_uint ("BENCH_RECEIVE_COUNT", count, 1);
   only = g_getenv ("BENCH_RECEIVE_ONLY");
   peers_dir = g_getenv ("TINCAN_PEERS_DIR");
   if (peers_dir == NULL)

@@ -232,8 +232,7 @@ main (int   argc,
   gboolean ok;
 
   g_assert_no_error (error);
-  if (g_getenv ("BENCH_RESTARTS") != NULL)
-    n_rounds = MAX (1, (guint) g_ascii_strtoull (g_getenv ("BENCH_RESTARTS"), NULL, 10));
+  n_rounds = bench_env_uint ("BENCH_RESTARTS", n_rounds, 1);
 
   server_db = g_build_filename (dir, "server.sqlite", NULL);
   client_db = g_build_filename (dir, "client.sqlite", NULL);

@@ -127,10 +127,8 @@ main (int   argc,
       printf ("no display: run under xvfb-run\n");
       return 77;
     }
-  if (g_getenv ("BENCH_STARTUP_MESSAGES") != NULL)
-    n = (guint) g_ascii_strtoull (g_getenv ("BENCH_STARTUP_MESSAGES"), NULL, 10);
-  if (g_getenv ("BENCH_STARTUP_RUNS") != NULL)
-    runs = MAX (1, (guint) g_ascii_strtoull (g_getenv ("BENCH_STARTUP_RUNS"), NULL, 10));
+  n = bench_env_uint ("BENCH_STARTUP_MESSAGES", n, 1);
+  runs = bench_env_uint ("BENCH_STARTUP_RUNS", runs, 1);
 
   root = g_dir_make_tmp ("tincan-bench-startup-XXXXXX", &error);
   g_assert_no_error (error);
