@@ -2031,11 +2031,24 @@ replay_journal (TincanStore  *self,
   return TRUE;
 }
 
+/* The saves and journal records waiting go to the worker; without one,
+ * they are written here. A failure keeps them for the next attempt. */
+static void
+write_in_background (TincanStore *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->worker != NULL)
+    batch_start (self);
+  else if (!flush_pending (self, &error))
+    g_warning ("Could not save %u messages: %s", self->pending->len + self->journaled->len,
+               error->message);
+}
+
 static gboolean
 flush_idle_cb (gpointer data)
 {
   TincanStore *self = data;
-  g_autoptr (GError) error = NULL;
 
   self->flush_id = 0;
 
@@ -2051,10 +2064,7 @@ flush_idle_cb (gpointer data)
       return G_SOURCE_REMOVE;
     }
 
-  if (self->worker != NULL)
-    batch_start (self);
-  else if (!flush_pending (self, &error))
-    g_warning ("Could not save %u messages: %s", self->pending->len, error->message);
+  write_in_background (self);
 
   return G_SOURCE_REMOVE;
 }
@@ -2063,14 +2073,9 @@ static gboolean
 apply_timeout_cb (gpointer data)
 {
   TincanStore *self = data;
-  g_autoptr (GError) error = NULL;
 
   self->apply_id = 0;
-
-  if (self->worker != NULL)
-    batch_start (self);
-  else if (!flush_pending (self, &error))
-    g_warning ("Could not apply %u journaled messages: %s", self->journaled->len, error->message);
+  write_in_background (self);
 
   return G_SOURCE_REMOVE;
 }
