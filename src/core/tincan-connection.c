@@ -1121,8 +1121,8 @@ requeue_inflight (TincanConnection *self)
     }
 }
 
-static void handle_frame (TincanConnection  *self,
-                          const TincanFrame *frame);
+static void handle_frame (TincanConnection *self,
+                          TincanFrame      *frame);
 
 /* JSON-RPC requests time out in the dialect; a timer asks it which did,
  * only while requests are outstanding. */
@@ -1421,9 +1421,10 @@ default_room (TincanConnection *self)
   return "lobby";
 }
 
+/* Takes the strings the new message keeps from @frame. */
 static void
-handle_message (TincanConnection  *self,
-                const TincanFrame *frame)
+handle_message (TincanConnection *self,
+                TincanFrame      *frame)
 {
   g_autoptr (TincanMessage) message = NULL;
   const char *room = frame->room != NULL ? frame->room : default_room (self);
@@ -1498,9 +1499,15 @@ handle_message (TincanConnection  *self,
         }
     }
 
-  message = _tincan_message_new_full (TINCAN_MESSAGE_DIRECTION_INCOMING, room, frame->id,
-                                      frame->cid, frame->user, frame->text, frame->seq,
-                                      frame->ts, tincan_now_ms (),
+  /* Nothing reads the frame after this: its strings move to the message. */
+  message = _tincan_message_new_take (TINCAN_MESSAGE_DIRECTION_INCOMING,
+                                      room == frame->room ? g_steal_pointer (&frame->room)
+                                                          : g_strdup (room),
+                                      g_steal_pointer (&frame->id),
+                                      g_steal_pointer (&frame->cid),
+                                      g_steal_pointer (&frame->user),
+                                      g_steal_pointer (&frame->text),
+                                      frame->seq, frame->ts, tincan_now_ms (),
                                       TINCAN_MESSAGE_STATE_DELIVERED, NULL);
   tincan_store_save (self->store, message);
 
@@ -1669,9 +1676,10 @@ fail_terminal (TincanConnection  *self,
   fail (self, error);
 }
 
+/* handle_message() takes strings from @frame: it is freed after. */
 static void
-handle_frame (TincanConnection  *self,
-              const TincanFrame *frame)
+handle_frame (TincanConnection *self,
+              TincanFrame      *frame)
 {
   TincanMessage *message;
 

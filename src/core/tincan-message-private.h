@@ -30,6 +30,17 @@ gpointer _tincan_message_get_tracker_data (TincanMessage         *self,
 gboolean _tincan_message_take_content_dirty (TincanMessage *self);
 void     _tincan_message_set_content_dirty  (TincanMessage *self);
 
+TincanMessage *_tincan_message_new_take (TincanMessageDirection  direction,
+                                         char                   *room,
+                                         char                   *id,
+                                         char                   *cid,
+                                         char                   *sender,
+                                         char                   *text,
+                                         gint64                  seq,
+                                         gint64                  timestamp,
+                                         gint64                  local_timestamp,
+                                         TincanMessageState      state,
+                                         const char             *reason);
 TincanMessage *_tincan_message_new_full (TincanMessageDirection  direction,
                                          const char             *room,
                                          const char             *id,

@@ -565,7 +565,44 @@ _tincan_message_set_store_id (TincanMessage *self,
 /* A message with every field set at once, without a notification per
  * field: nobody can be connected to an object that does not exist yet.
  * For the hot paths (a frame received, a row read back); @reason is kept
- * only for the failed state, as tincan_message_set_failed() does. */
+ * only for the failed state, as tincan_message_set_failed() does.
+ * _tincan_message_new_take() takes the strings it is given (a received
+ * frame's, which nothing needs after); _tincan_message_new_full() copies
+ * them. */
+TincanMessage *
+_tincan_message_new_take (TincanMessageDirection  direction,
+                          char                   *room,
+                          char                   *id,
+                          char                   *cid,
+                          char                   *sender,
+                          char                   *text,
+                          gint64                  seq,
+                          gint64                  timestamp,
+                          gint64                  local_timestamp,
+                          TincanMessageState      state,
+                          const char             *reason)
+{
+  TincanMessage *self = g_object_new (TINCAN_TYPE_MESSAGE, NULL);
+
+  g_return_val_if_fail (state <= TINCAN_MESSAGE_STATE_FAILED, self);
+
+  self->direction = direction;
+  self->room = room;
+  self->id = id;
+  self->cid = cid;
+  self->sender = sender;
+  self->text = text;
+  self->seq = seq;
+  self->timestamp = timestamp;
+  self->local_timestamp = local_timestamp;
+  self->state = state;
+  if (state == TINCAN_MESSAGE_STATE_FAILED)
+    self->reason = g_strdup (reason);
+  self->content_dirty = TRUE;
+
+  return self;
+}
+
 TincanMessage *
 _tincan_message_new_full (TincanMessageDirection  direction,
                           const char             *room,
@@ -579,25 +616,9 @@ _tincan_message_new_full (TincanMessageDirection  direction,
                           TincanMessageState      state,
                           const char             *reason)
 {
-  TincanMessage *self = g_object_new (TINCAN_TYPE_MESSAGE, NULL);
-
-  g_return_val_if_fail (state <= TINCAN_MESSAGE_STATE_FAILED, self);
-
-  self->direction = direction;
-  self->room = g_strdup (room);
-  self->id = g_strdup (id);
-  self->cid = g_strdup (cid);
-  self->sender = g_strdup (sender);
-  self->text = g_strdup (text);
-  self->seq = seq;
-  self->timestamp = timestamp;
-  self->local_timestamp = local_timestamp;
-  self->state = state;
-  if (state == TINCAN_MESSAGE_STATE_FAILED)
-    self->reason = g_strdup (reason);
-  self->content_dirty = TRUE;
-
-  return self;
+  return _tincan_message_new_take (direction, g_strdup (room), g_strdup (id), g_strdup (cid),
+                                   g_strdup (sender), g_strdup (text), seq, timestamp,
+                                   local_timestamp, state, reason);
 }
 
 void

@@ -296,8 +296,8 @@ struct _TincanStore
   GHashTable  *rooms;
 
   /* Objects standing for stored rows, so reads hand out the same object
-   * the rest of the app holds: pk (gint64 *) -> TincanMessage * and back.
-   * Weak: an entry goes away with its object. */
+   * the rest of the app holds: pk (see live_key()) -> TincanMessage * and
+   * back. Weak: an entry goes away with its object. */
   GHashTable  *live_by_pk;
 
   guint        finalizing : 1;
@@ -399,6 +399,49 @@ exec_simple (TincanStore  *self,
 
 /* Live objects */
 
+/* The keys of live_by_pk. Where a pk fits in a pointer, as on every
+ * 64-bit platform, the key is the pk itself: a lookup, and a resize of
+ * the table (it grows and shrinks by a whole batch at a time in a flood),
+ * then reads no memory but the table's own, where a copied key cost a
+ * cache miss per entry. */
+#if GLIB_SIZEOF_VOID_P >= 8
+static GHashTable *
+live_table_new (void)
+{
+  return g_hash_table_new (NULL, NULL);
+}
+
+static gpointer
+live_key (const gint64 *pk)
+{
+  return GSIZE_TO_POINTER ((gsize) *pk);
+}
+
+static gpointer
+live_key_new (gint64 pk)
+{
+  return GSIZE_TO_POINTER ((gsize) pk);
+}
+#else
+static GHashTable *
+live_table_new (void)
+{
+  return g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+}
+
+static gpointer
+live_key (const gint64 *pk)
+{
+  return (gpointer) pk;
+}
+
+static gpointer
+live_key_new (gint64 pk)
+{
+  return g_memdup2 (&pk, sizeof pk);
+}
+#endif
+
 /* A message the store mapped to a row is gone: so is the mapping. */
 static void
 live_message_gone (gpointer       data,
@@ -407,15 +450,15 @@ live_message_gone (gpointer       data,
 {
   TincanStore *self = data;
 
-  if (self->live_by_pk != NULL && g_hash_table_lookup (self->live_by_pk, &pk) == message)
-    g_hash_table_remove (self->live_by_pk, &pk);
+  if (self->live_by_pk != NULL && g_hash_table_lookup (self->live_by_pk, live_key (&pk)) == message)
+    g_hash_table_remove (self->live_by_pk, live_key (&pk));
 }
 
 static TincanMessage *
 live_lookup (TincanStore *self,
              gint64       pk)
 {
-  return g_hash_table_lookup (self->live_by_pk, &pk);
+  return g_hash_table_lookup (self->live_by_pk, live_key (&pk));
 }
 
 static gboolean
@@ -447,7 +490,7 @@ live_track (TincanStore   *self,
     live_message_gone (self, message, old_pk);
 
   _tincan_message_set_tracker (message, live_message_gone, self, pk);
-  g_hash_table_insert (self->live_by_pk, g_memdup2 (&pk, sizeof pk), message);
+  g_hash_table_insert (self->live_by_pk, live_key_new (pk), message);
   _tincan_message_set_store_id (message, pk);
 }
 
@@ -980,7 +1023,8 @@ apply_outcome (TincanStore *self,
     {
     case OUTCOME_INSERTED:
       live_track (self, message, outcome->pk);
-      g_ptr_array_add (inserted, g_object_ref (message));
+      if (inserted != NULL)
+        g_ptr_array_add (inserted, g_object_ref (message));
       break;
 
     /* Another object saved for a stored row (an echo, a replay) never
@@ -1360,7 +1404,9 @@ batch_finish (TincanStore  *self,
       self->journal_last_pk = 0;
     }
 
-  inserted = g_ptr_array_new_with_free_func (g_object_unref);
+  /* Nobody listening (the app): no list of the new ones to build. */
+  if (!self->finalizing && g_signal_has_handler_pending (self, signals[COMMITTED], 0, FALSE))
+    inserted = g_ptr_array_new_with_free_func (g_object_unref);
   for (i = 0; i < batch->n; i++)
     {
       apply_outcome (self, &outcomes[i], inserted);
@@ -1368,15 +1414,15 @@ batch_finish (TincanStore  *self,
     }
 
   /* Announced when they were journaled. */
-  if (g_hash_table_size (self->announced) > 0)
+  if (inserted != NULL && g_hash_table_size (self->announced) > 0)
     {
       for (i = inserted->len; i > 0; i--)
         if (g_hash_table_contains (self->announced, g_ptr_array_index (inserted, i - 1)))
           g_ptr_array_remove_index (inserted, i - 1);
-      g_hash_table_remove_all (self->announced);
     }
 
-  if (inserted->len > 0 && !self->finalizing)
+  g_hash_table_remove_all (self->announced);
+  if (inserted != NULL && inserted->len > 0)
     g_signal_emit (self, signals[COMMITTED], 0, inserted);
 
   return TRUE;
@@ -2411,7 +2457,7 @@ tincan_store_init (TincanStore *self)
   self->announced = g_hash_table_new (NULL, NULL);
   self->record_buf = g_byte_array_sized_new (256);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->live_by_pk = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->live_by_pk = live_table_new ();
   self->context = g_main_context_ref_thread_default ();
   self->in_flight_set = g_hash_table_new (NULL, NULL);
 }
