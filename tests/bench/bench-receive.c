@@ -38,6 +38,9 @@ static guint count = 200000;
 /* CPU per message in the best round: the main thread, and the whole
  * process (for tincan, the store's worker thread is the difference). */
 static double tincan_main_us, tincan_process_us, json_main_us;
+/* In the fastest tincan round: how long after the last message arrived
+ * the view's model showed it, and the store's thread had written it. */
+static double tincan_best = 0, tincan_model_ms, tincan_store_ms;
 static const char *peers_dir;
 static const char *only;   /* BENCH_RECEIVE_ONLY: run just this client (profiling) */
 
@@ -189,6 +192,7 @@ typedef struct
   TincanStore       *store;
   TincanMessageList *list;
   guint              received;
+  gint64             last_received_us;
 } Tc;
 
 static void
@@ -196,7 +200,8 @@ tc_on_received (TincanConnection *connection,
                 TincanMessage    *message,
                 Tc               *tc)
 {
-  tc->received++;
+  if (++tc->received == count)
+    tc->last_received_us = g_get_monotonic_time ();
 }
 
 static gboolean
@@ -225,7 +230,7 @@ measure_tincan (const char *url,
   g_autofree char *name = g_strdup_printf ("receive-%u.db", round);
   g_autofree char *path = g_build_filename (dir, name, NULL);
   const char *rooms[] = { ROOM, NULL };
-  gint64 start, cpu_start, process_start;
+  gint64 start, cpu_start, process_start, shown_us;
   double seconds, main_us;
 
   tc.store = tincan_store_new (path, &error);
@@ -243,10 +248,17 @@ measure_tincan (const char *url,
   process_start = bench_process_cpu_us ();
   tincan_connection_connect (connection);
   bench_wait_for (tc_done, &tc, 300000, "TincanConnection receiving");
+  shown_us = g_get_monotonic_time ();
   /* Stored means on disk: the last batch is committed too. */
   if (!tincan_store_flush (tc.store, &error))
     g_error ("store: %s", error->message);
   seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+  if (count / seconds > tincan_best)
+    {
+      tincan_best = count / seconds;
+      tincan_model_ms = (shown_us - tc.last_received_us) / 1000.0;
+      tincan_store_ms = (g_get_monotonic_time () - shown_us) / 1000.0;
+    }
   main_us = (bench_thread_cpu_us () - cpu_start) / (double) count;
   if (tincan_main_us <= 0 || main_us < tincan_main_us)
     {
@@ -371,8 +383,16 @@ main (int   argc,
     printf ("\nCPU per message: tincan %.2f µs on the main thread, %.2f µs in all (the store's\n"
             "thread does the rest); bare libsoup + json-glib %.2f µs\n",
             tincan_main_us, tincan_process_us, json_main_us);
+  if (tincan_best > 0)
+    printf ("After the last message arrived (fastest tincan round): %.0f ms more until the\n"
+            "model showed it (flood spacing), then %.0f ms until the store's thread had\n"
+            "written the rest (%.0f ms of %.0f in all)\n",
+            tincan_model_ms, tincan_store_ms, tincan_model_ms + tincan_store_ms,
+            count / tincan_best * 1000);
 
-  holds = tincan >= bare_json && (node <= 0 || tincan >= node) && (python <= 0 || tincan >= 1.5 * python);
+  /* Not measured (BENCH_RECEIVE_ONLY) is not held. */
+  holds = bare_json > 0 && tincan >= bare_json && (node <= 0 || tincan >= node) &&
+          (python <= 0 || tincan >= 1.5 * python);
   printf ("\ntarget 1 (receive): %s\n", holds ? "HOLDS" : "MISSED");
   printf ("RESULT target=1 ratio=%.2f limit=1.0 holds=%s detail=\"tincan %.0f msg/s; x%.2f bare json-glib, x%.2f node ws, x%.2f python (needs 1.5), x%.2f counting-only\"\n",
           bare_json > 0 ? tincan / bare_json : 0, holds ? "yes" : "no", tincan,
