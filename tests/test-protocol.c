@@ -847,7 +847,12 @@ static const Malformed malformed[] = {
   { "truncated-utf8", SEND_HEAD ",\"text\":\"\xe2\x82\"}", -1, TINCAN_PROTOCOL_ERROR_INVALID_UTF8, NULL },
   { "utf8-encoded-surrogate", SEND_HEAD ",\"text\":\"\xed\xa0\x80\"}", -1, TINCAN_PROTOCOL_ERROR_INVALID_UTF8, NULL },
   { "latin1-text", SEND_HEAD ",\"text\":\"caf\xe9\"}", -1, TINCAN_PROTOCOL_ERROR_INVALID_UTF8, NULL },
-  { "nul-byte", "{\"type\":\"ping\",\"id\":1}\0", 23, TINCAN_PROTOCOL_ERROR_INVALID_UTF8, NULL },
+  { "utf8-in-member-name", "{\"type\":\"ping\",\"id\":1,\"x\xff\":1}", -1, TINCAN_PROTOCOL_ERROR_INVALID_UTF8, "UTF-8" },
+  /* Outside strings, any byte beyond ASCII is not JSON; so is a NUL byte
+   * (valid UTF-8, U+0000), inside a string or out. */
+  { "non-ascii-outside-strings", "{\"type\":\"ping\",\"id\":1}\xff", -1, TINCAN_PROTOCOL_ERROR_INVALID_JSON, NULL },
+  { "nul-byte", "{\"type\":\"ping\",\"id\":1}\0", 23, TINCAN_PROTOCOL_ERROR_INVALID_JSON, NULL },
+  { "nul-in-string", "{\"type\":\"ping\",\"id\":1,\"x\":\"a\0b\"}", 32, TINCAN_PROTOCOL_ERROR_INVALID_JSON, NULL },
   { "lone-high-surrogate-escape", SEND_HEAD ",\"text\":\"\\ud83d\"}", -1, TINCAN_PROTOCOL_ERROR_INVALID_UTF8, "“text”" },
   { "lone-low-surrogate-escape", SEND_HEAD ",\"text\":\"a\\ude00b\"}", -1, TINCAN_PROTOCOL_ERROR_INVALID_UTF8, NULL },
   /* Not JSON. */

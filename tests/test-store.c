@@ -911,7 +911,7 @@ test_worker_in_flight (Fixture       *fixture,
   g_autoptr (GPtrArray) outbox = NULL;
   g_autoptr (GHashTable) announced = g_hash_table_new (NULL, NULL);
   g_autoptr (GError) error = NULL;
-  const guint n = 3000;
+  const guint n = 9000;  /* over two batches for the worker (4 096 saves each) */
 
   drain_main_loop ();
 
@@ -993,7 +993,7 @@ test_make_durable (Fixture       *fixture,
   g_autoptr (GError) error = NULL;
   TincanStoreDurability durability;
   guint counts[2] = { 0, 0 };
-  const guint n = 3000;
+  const guint n = 9000;  /* over two batches for the worker (4 096 saves each) */
 
   drain_main_loop ();
   g_signal_connect (fixture->store, "written", G_CALLBACK (on_written), &counts[0]);
@@ -1060,7 +1060,7 @@ test_worker_held (Fixture       *fixture,
 {
   g_autoptr (TincanMessage) plain = tincan_message_new (TINCAN_MESSAGE_DIRECTION_INCOMING);
   g_autoptr (GError) error = NULL;
-  const guint n = 5000;
+  const guint n = 12000;
 
   drain_main_loop ();
   tincan_message_set_room (plain, "lobby");
@@ -1073,8 +1073,9 @@ test_worker_held (Fixture       *fixture,
       g_autoptr (TincanMessage) message = incoming_new ("lobby", i + 1, "bob", "burst");
 
       tincan_store_save (fixture->store, message);
-      /* Saved again while the first batch (which holds it) may be written. */
-      if (i == 2000)
+      /* Saved again while the first batch (which holds it: the worker
+       * gets 4 096 saves at a time) may be written. */
+      if (i == 6000)
         {
           tincan_message_set_text (plain, "second text");
           tincan_store_save (fixture->store, plain);
@@ -1103,7 +1104,7 @@ test_worker_disk_full (Fixture       *fixture,
   g_autoptr (GError) error = NULL;
   guint counts[2] = { 0, 0 };
   GLogLevelFlags fatal;
-  const guint n = 3000;
+  const guint n = 9000;  /* over two batches for the worker (4 096 saves each) */
 
   drain_main_loop ();
   g_signal_connect (fixture->store, "written", G_CALLBACK (on_written), &counts[0]);
@@ -1151,7 +1152,7 @@ static void
 test_worker_close (Fixture       *fixture,
                    gconstpointer  data)
 {
-  const guint n = 3000;
+  const guint n = 9000;  /* over two batches for the worker (4 096 saves each) */
 
   drain_main_loop ();
 

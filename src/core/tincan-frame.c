@@ -817,8 +817,21 @@ scan_string (Scanner *s,
 
   for (;;)
     {
+      const guchar *run = p;
+      guchar high = 0;
+      const char *bad = NULL;
+
       while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
-        p++;
+        high |= *p++;
+
+      /* Beyond ASCII: the run must be UTF-8 (a quote, backslash or
+       * control character is ASCII, so it never splits a valid one). */
+      if (G_UNLIKELY (high & 0x80) &&
+          !g_utf8_validate_len ((const char *) run, p - run, &bad))
+        {
+          s->p = bad;
+          return scan_fail (s, TINCAN_PROTOCOL_ERROR_INVALID_UTF8, NULL);  /* reported by offset */
+        }
 
       if (p >= end)
         {
@@ -1732,7 +1745,6 @@ tincan_v1_decode (const char  *data,
   Scanner s = { 0 };
   g_autoptr (TincanFrame) frame = NULL;
   const Val *type;
-  const char *bad = NULL;
   TincanFrameType frame_type;
   Ctx ctx;
 
@@ -1747,14 +1759,8 @@ tincan_v1_decode (const char  *data,
       return NULL;
     }
 
-  if (!g_utf8_validate_len (data, length, &bad))
-    {
-      g_set_error (error, TINCAN_PROTOCOL_ERROR, TINCAN_PROTOCOL_ERROR_INVALID_UTF8,
-                   _("frame is not valid UTF-8 (at byte %lu)"),
-                   (unsigned long) (bad - data));
-      return NULL;
-    }
-
+  /* No UTF-8 pass over the whole frame: scan_string() validates the
+   * strings, and a byte beyond ASCII anywhere else is not JSON. */
   s.base = s.p = data;
   s.end = data + length;
 
@@ -1780,6 +1786,10 @@ tincan_v1_decode (const char  *data,
         g_set_error (error, TINCAN_PROTOCOL_ERROR, s.code,
                      _("invalid JSON at byte %lu: %s"),
                      (unsigned long) s.offset, _(s.problem));
+      else if (s.code == TINCAN_PROTOCOL_ERROR_INVALID_UTF8)
+        g_set_error (error, TINCAN_PROTOCOL_ERROR, s.code,
+                     _("frame is not valid UTF-8 (at byte %lu)"),
+                     (unsigned long) s.offset);
       else
         g_set_error (error, TINCAN_PROTOCOL_ERROR, s.code,
                      _("frame is %s (limit %d levels)"), _(s.problem), TINCAN_V1_MAX_DEPTH);
