@@ -482,10 +482,19 @@ void
 tincan_message_set_state (TincanMessage      *self,
                           TincanMessageState  state)
 {
+  gboolean drop_reason;
+
   g_return_if_fail (TINCAN_IS_MESSAGE (self));
   g_return_if_fail (state <= TINCAN_MESSAGE_STATE_FAILED);
 
-  g_object_freeze_notify (G_OBJECT (self));
+  /* A reason only explains a failure; a retried message loses it. */
+  drop_reason = state != TINCAN_MESSAGE_STATE_FAILED && self->reason != NULL;
+
+  /* Both notifications once both fields changed. Freezing costs more than
+   * the rest of a state change (two of them for every message sent), so
+   * only then. */
+  if (drop_reason)
+    g_object_freeze_notify (G_OBJECT (self));
 
   if (self->state != state)
     {
@@ -493,11 +502,11 @@ tincan_message_set_state (TincanMessage      *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
     }
 
-  /* A reason only explains a failure; a retried message loses it. */
-  if (state != TINCAN_MESSAGE_STATE_FAILED)
-    set_string_prop (self, &self->reason, NULL, PROP_REASON);
-
-  g_object_thaw_notify (G_OBJECT (self));
+  if (drop_reason)
+    {
+      set_string_prop (self, &self->reason, NULL, PROP_REASON);
+      g_object_thaw_notify (G_OBJECT (self));
+    }
 }
 
 const char *
