@@ -627,6 +627,63 @@ test_v1_escaping (void)
   g_assert_nonnull (strstr (decoded->room, "\xef\xbf\xbd"));
 }
 
+/* The decoder reads plain string text eight bytes at a time: whatever
+ * ends a plain run (the closing quote, a backslash, a control character, a
+ * byte beyond ASCII, valid or not) is found at every offset in a word. */
+static void
+test_v1_string_scan_offsets (void)
+{
+  static const char head[] = "{\"type\":\"message\",\"room\":\"r\",\"seq\":1,\"id\":\"i\","
+                             "\"from\":\"u\",\"ts\":\"2026-11-22T10:00:00Z\",\"text\":\"";
+
+  for (guint k = 0; k < 24; k++)
+    {
+      g_autofree char *plain = g_strnfill (k, 'a');
+      g_autofree char *tail = g_strnfill (19 - k % 8, 'b');
+      struct
+      {
+        const char *inner;      /* after k × 'a' */
+        const char *text;       /* the decoded text after k × 'a'; NULL: an error */
+        TincanProtocolError code;  /* reported at the byte after k × 'a' */
+      } cases[] = {
+        { "", "", 0 },
+        { "\\\"", "\"", 0 },
+        { "\\n", "\n", 0 },
+        { "\xc3\xa9", "\xc3\xa9", 0 },
+        { "\xe2\x82\xac", "\xe2\x82\xac", 0 },
+        { "\xff", NULL, TINCAN_PROTOCOL_ERROR_INVALID_UTF8 },
+        { "\xc3", NULL, TINCAN_PROTOCOL_ERROR_INVALID_UTF8 },
+        { "\x01", NULL, TINCAN_PROTOCOL_ERROR_INVALID_JSON },
+        { "\x1f", NULL, TINCAN_PROTOCOL_ERROR_INVALID_JSON },
+      };
+
+      for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+        {
+          /* The tail (plain text) runs past the special byte, so it falls
+           * inside a word the fast path reads. */
+          g_autofree char *json = g_strconcat (head, plain, cases[i].inner, tail, "\"}", NULL);
+          g_autofree char *expected = g_strconcat (plain, cases[i].text, tail, NULL);
+          g_autoptr (GError) error = NULL;
+          g_autoptr (TincanFrame) frame = tincan_v1_decode (json, strlen (json), &error);
+
+          if (cases[i].text != NULL)
+            {
+              g_assert_no_error (error);
+              g_assert_nonnull (frame);
+              g_assert_cmpstr (frame->text, ==, expected);
+            }
+          else
+            {
+              g_autofree char *at = g_strdup_printf ("byte %u", (guint) (strlen (head) + k));
+
+              g_assert_null (frame);
+              g_assert_error (error, TINCAN_PROTOCOL_ERROR, cases[i].code);
+              g_assert_nonnull (strstr (error->message, at));
+            }
+        }
+    }
+}
+
 static void
 test_v1_unescaping (void)
 {
@@ -1385,6 +1442,7 @@ main (int   argc,
   g_test_add_func ("/protocol/v1/json-glib", test_v1_json_glib);
   g_test_add_func ("/protocol/v1/escaping", test_v1_escaping);
   g_test_add_func ("/protocol/v1/unescaping", test_v1_unescaping);
+  g_test_add_func ("/protocol/v1/string-scan-offsets", test_v1_string_scan_offsets);
   g_test_add_func ("/protocol/v1/optional-fields", test_v1_optional_fields);
   g_test_add_func ("/protocol/v1/forward-compat", test_v1_forward_compat);
   g_test_add_func ("/protocol/v1/timestamps", test_v1_timestamps);
