@@ -535,7 +535,7 @@ main (int   argc,
   printf ("RESULT target=2 ratio=%.2f limit=0.7 holds=%s detail=\"send to delivered %.0f msg/s vs bare %.0f msg/s, "
           "%u messages, window %u\"\n",
           bare_send_rate > 0 ? tc_send_rate / bare_send_rate : 0,
-          tc_send_rate >= 0.7 * bare_send_rate ? "yes" : "no",
+          bare_send_rate > 0 && tc_send_rate >= 0.7 * bare_send_rate ? "yes" : "no",
           tc_send_rate, bare_send_rate, N_THROUGHPUT, WINDOW);
 
   g_subprocess_force_exit (server);
