@@ -788,6 +788,67 @@ test_live_objects (Fixture       *fixture,
   g_assert_cmpstr (tincan_message_get_text (g_ptr_array_index (first, 0)), ==, "edited");
 }
 
+static gboolean
+not_pending (gpointer data)
+{
+  gpointer *store_and_message = data;
+
+  return !tincan_store_is_pending (store_and_message[0], store_and_message[1]);
+}
+
+/* With nobody listening to "committed" (the app), a batch drops the
+ * messages only it holds as soon as they are written, and still maps a
+ * row to the object someone else holds: a read hands out that object,
+ * and saving it again updates its row. */
+static void
+test_live_without_listeners (Fixture       *fixture,
+                             gconstpointer  data)
+{
+  g_autoptr (TincanMessage) held = incoming_new ("lobby", 2, "bob", "held");
+  g_autoptr (GPtrArray) page = NULL;
+  g_autoptr (GError) error = NULL;
+  GWeakRef dropped;
+  gpointer store_and_message[2];
+  const guint n = 9000;  /* over two batches for the worker */
+
+  g_signal_handlers_disconnect_by_data (fixture->store, fixture);
+  drain_main_loop ();
+
+  {
+    g_autoptr (TincanMessage) first = incoming_new ("lobby", 1, "bob", "dropped");
+
+    g_weak_ref_init (&dropped, first);
+    tincan_store_save (fixture->store, first);
+  }
+  tincan_store_save (fixture->store, held);
+  for (guint i = 3; i <= n; i++)
+    {
+      g_autoptr (TincanMessage) message = incoming_new ("lobby", i, "bob", "burst");
+
+      tincan_store_save (fixture->store, message);
+    }
+
+  store_and_message[0] = fixture->store;
+  store_and_message[1] = held;
+  wait_for (not_pending, store_and_message, 10000, "the batch that holds the message");
+  wait_for (weak_ref_is_empty, &dropped, 5000, "the store to let go of the others");
+  g_weak_ref_clear (&dropped);
+
+  /* Newest first: seq 3, 2, 1. */
+  page = tincan_store_load_page (fixture->store, "lobby", 4, 3, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (page->len, ==, 3);
+  g_assert_cmpstr (tincan_message_get_text (g_ptr_array_index (page, 2)), ==, "dropped");
+  g_assert_true (g_ptr_array_index (page, 1) == held);
+
+  tincan_message_set_text (held, "held, edited");
+  tincan_store_save (fixture->store, held);
+  flush (fixture);
+  g_assert_cmpuint (tincan_store_count_messages (fixture->store, "lobby"), ==, n);
+  close_store (fixture);
+  g_assert_cmpint (raw_int (fixture->path, "SELECT COUNT(*) FROM messages WHERE text = 'held, edited'"), ==, 1);
+}
+
 /* A save is pending until it is on disk; a flush, or the store's own
  * batch, writes it. */
 static void
@@ -1937,6 +1998,7 @@ main (int   argc,
   ADD ("/store/delete", test_delete);
   ADD ("/store/live-objects", test_live_objects);
   ADD ("/store/is-pending", test_is_pending);
+  ADD ("/store/live-without-listeners", test_live_without_listeners);
   ADD ("/store/batching", test_batching);
   ADD ("/store/finalize-flushes", test_finalize_flushes);
   ADD ("/store/worker/in-flight", test_worker_in_flight);

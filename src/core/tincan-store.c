@@ -1340,6 +1340,14 @@ failed:
   batch->error = g_steal_pointer (&local_error);
 }
 
+/* Whether the two references a batch takes to each message it writes
+ * (its list of saves, and the outcome) are all there are. */
+static gboolean
+only_batch_holds (TincanMessage *message)
+{
+  return g_atomic_int_get (&G_OBJECT (message)->ref_count) == 2;
+}
+
 /* On the main thread, once @batch is written: objects learn their rows
  * and "committed" announces the new ones; or, when it failed, its saves
  * go back ahead of the newer ones for the next attempt. */
@@ -1412,8 +1420,17 @@ batch_finish (TincanStore  *self,
     inserted = g_ptr_array_new_with_free_func (g_object_unref);
   for (i = 0; i < batch->n; i++)
     {
-      apply_outcome (self, &outcomes[i], inserted);
-      outcome_clear (&outcomes[i]);
+      Outcome *outcome = &outcomes[i];
+
+      /* A new row whose object only this batch holds (a message of a
+       * flood, gone from the view already) is written and done: nothing
+       * can save it again or read it, so no object stands for its row. */
+      if (outcome->kind == OUTCOME_INSERTED && inserted == NULL &&
+          i >= batch->n_journaled && only_batch_holds (outcome->message))
+        _tincan_message_set_store_id (outcome->message, outcome->pk);
+      else
+        apply_outcome (self, outcome, inserted);
+      outcome_clear (outcome);
     }
 
   /* Announced when they were journaled. */
@@ -2200,6 +2217,24 @@ migrate (TincanStore  *self,
   return TRUE;
 }
 
+/* SQLite counts every allocation for sqlite3_status() under a global
+ * mutex unless told not to, before it is first used: a lock and an
+ * unlock per allocation, several per insert, for figures we never read.
+ * Too late when something else in the process has used SQLite already;
+ * then it stays on, and nothing else changes. */
+static void
+configure_sqlite_once (void)
+{
+  static gsize configured = 0;
+
+  if (g_once_init_enter (&configured))
+    {
+      if (sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+        g_debug ("SQLite is initialized already; its memory statistics stay on");
+      g_once_init_leave (&configured, 1);
+    }
+}
+
 static gboolean
 open_database (TincanStore  *self,
                GError      **error)
@@ -2219,6 +2254,7 @@ open_database (TincanStore  *self,
       return FALSE;
     }
 
+  configure_sqlite_once ();
   rc = sqlite3_open_v2 (self->path, &self->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL);
