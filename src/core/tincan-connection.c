@@ -131,8 +131,12 @@ struct _TincanConnection
   GHashTable              *awaiting_echo; /* cid → TincanMessage (owned) */
   GQueue                   awaiting_order; /* cids, oldest first (owned by awaiting_echo keys) */
   GHashTable              *last_seq;      /* room → gint64* */
-  GHashTable              *recent_ids;    /* "room\nid" of recent incoming messages (owned keys) */
-  GQueue                   recent_id_order; /* the same keys, oldest first (borrowed) */
+  /* The ids of the last MAX_RECENT_IDS incoming messages, as 64-bit
+   * fingerprints of room and id: a ring, and a set of pointers into it.
+   * Nothing is allocated per message. */
+  guint64                 *recent_ids;
+  guint                    recent_ids_next;
+  GHashTable              *recent_id_set;
 
   GDBusConnection         *system_bus;
   guint                    sleep_subscription;
@@ -997,6 +1001,55 @@ forget_awaiting_echo (TincanConnection *self,
   g_hash_table_remove (self->awaiting_echo, key);
 }
 
+/* FNV-1a over room, a NUL and id, then MurmurHash3's 64-bit finalizer to
+ * spread the bits. Never 0, which marks an empty slot of the ring. Two
+ * different ids share one with a chance of 1 in 2⁶⁴ per pair. */
+static guint64
+id_fingerprint (const char *room,
+                const char *id)
+{
+  const guint64 prime = G_GUINT64_CONSTANT (0x100000001b3);
+  guint64 h = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+  const guchar *p;
+
+  for (p = (const guchar *) room; *p != '\0'; p++)
+    h = (h ^ *p) * prime;
+  h *= prime;
+  for (p = (const guchar *) id; *p != '\0'; p++)
+    h = (h ^ *p) * prime;
+
+  h ^= h >> 33;
+  h *= G_GUINT64_CONSTANT (0xff51afd7ed558ccd);
+  h ^= h >> 33;
+  h *= G_GUINT64_CONSTANT (0xc4ceb9fe1a85ec53);
+  h ^= h >> 33;
+
+  return h != 0 ? h : 1;
+}
+
+/* Adds @id of @room to the recent ones, in place of the oldest; FALSE
+ * if it is among them already. */
+static gboolean
+remember_id (TincanConnection *self,
+             const char       *room,
+             const char       *id)
+{
+  guint64 fingerprint = id_fingerprint (room, id);
+  guint64 *slot;
+
+  if (g_hash_table_contains (self->recent_id_set, &fingerprint))
+    return FALSE;
+
+  slot = &self->recent_ids[self->recent_ids_next];
+  if (*slot != 0)
+    g_hash_table_remove (self->recent_id_set, slot);
+  *slot = fingerprint;
+  g_hash_table_add (self->recent_id_set, slot);
+  self->recent_ids_next = (self->recent_ids_next + 1) % MAX_RECENT_IDS;
+
+  return TRUE;
+}
+
 static gint64 *
 last_seq_slot (TincanConnection *self,
                const char       *room)
@@ -1476,27 +1529,14 @@ handle_message (TincanConnection *self,
 
   /* A new seq under an id already seen: shown (it is another message),
    * but the server is told off. */
-  if (frame->id != NULL)
+  if (frame->id != NULL && !remember_id (self, room, frame->id))
     {
-      char *key = g_strconcat (room, "\n", frame->id, NULL);
+      g_autoptr (GError) error = NULL;
 
-      if (g_hash_table_contains (self->recent_ids, key))
-        {
-          g_autoptr (GError) error = NULL;
-
-          g_free (key);
-          error = g_error_new (TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_PROTOCOL,
-                               _("The server reused the id “%s” for another message."),
-                               frame->id);
-          report_error (self, error);
-        }
-      else
-        {
-          g_hash_table_add (self->recent_ids, key);
-          g_queue_push_tail (&self->recent_id_order, key);
-          if (self->recent_id_order.length > MAX_RECENT_IDS)
-            g_hash_table_remove (self->recent_ids, g_queue_pop_head (&self->recent_id_order));
-        }
+      error = g_error_new (TINCAN_CONNECTION_ERROR, TINCAN_CONNECTION_ERROR_PROTOCOL,
+                           _("The server reused the id “%s” for another message."),
+                           frame->id);
+      report_error (self, error);
     }
 
   /* Nothing reads the frame after this: its strings move to the message. */
@@ -3008,8 +3048,8 @@ tincan_connection_finalize (GObject *object)
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->awaiting_echo, g_hash_table_unref);
   g_clear_pointer (&self->last_seq, g_hash_table_unref);
-  g_queue_clear (&self->recent_id_order);
-  g_clear_pointer (&self->recent_ids, g_hash_table_unref);
+  g_clear_pointer (&self->recent_id_set, g_hash_table_unref);
+  g_clear_pointer (&self->recent_ids, g_free);
 
   G_OBJECT_CLASS (tincan_connection_parent_class)->finalize (object);
 }
@@ -3201,8 +3241,8 @@ tincan_connection_init (TincanConnection *self)
   self->pending = g_hash_table_new (g_str_hash, g_str_equal);
   self->awaiting_echo = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->last_seq = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->recent_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_queue_init (&self->recent_id_order);
+  self->recent_ids = g_new0 (guint64, MAX_RECENT_IDS);
+  self->recent_id_set = g_hash_table_new (g_int64_hash, g_int64_equal);
   g_queue_init (&self->incoming);
   g_queue_init (&self->waiting);
   g_queue_init (&self->inflight);
