@@ -1956,6 +1956,25 @@ on_ws_message (SoupWebsocketConnection *ws,
     }
 }
 
+/* libsoup declares "message" without a C marshaller: every frame would
+ * reach on_ws_message() through libffi (g_cclosure_marshal_generic),
+ * about 1 000 instructions. This calls it directly. */
+static void
+marshal_ws_message (GClosure     *closure,
+                    GValue       *return_value,
+                    guint         n_param_values,
+                    const GValue *param_values,
+                    gpointer      invocation_hint,
+                    gpointer      marshal_data)
+{
+  g_return_if_fail (n_param_values == 3);
+
+  on_ws_message (g_value_get_object (&param_values[0]),
+                 g_value_get_int (&param_values[1]),
+                 g_value_get_boxed (&param_values[2]),
+                 closure->data);
+}
+
 static void
 on_ws_pong (SoupWebsocketConnection *ws,
             GByteArray              *message,
@@ -2278,7 +2297,12 @@ open_socket (TincanConnection        *self,
 
   tame_socket_input (ws);
 
-  g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
+  {
+    GClosure *closure = g_cclosure_new (G_CALLBACK (on_ws_message), self, NULL);
+
+    g_closure_set_marshal (closure, marshal_ws_message);
+    g_signal_connect_closure (ws, "message", closure, FALSE);
+  }
   g_signal_connect (ws, "pong", G_CALLBACK (on_ws_pong), self);
   g_signal_connect (ws, "error", G_CALLBACK (on_ws_error), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), self);
