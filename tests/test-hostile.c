@@ -524,10 +524,11 @@ test_huge_frame (Fixture       *fixture,
   while (g_main_context_iteration (NULL, FALSE))
     ;
 #ifdef HEAP_HOOKS
-  /* The measure sees a 10 MB buffer, even a short-lived one. */
+  /* The measure sees a 10 MB buffer, even a short-lived one (less what
+   * other threads free meanwhile: a few KiB, which count as negative). */
   heap_peak_reset ();
   g_free (g_malloc (10 * 1024 * 1024));
-  g_assert_cmpint (heap_peak_growth_kib (), >=, 10 * 1024);
+  g_assert_cmpint (heap_peak_growth_kib (), >=, 9 * 1024);
 
   heap_peak_reset ();
 #else
