@@ -29,6 +29,7 @@ struct _TincanMessageList
   /* Exclusive lower bound for the next newer page, while has-newer. */
   gint64            newer_than_seq;
   guint             flush_id;
+  guint             caught_up_flush_id;  /* the same batch, sooner when nothing else waits */
   gint64            last_flush_us;   /* monotonic, the previous items-changed of a batch */
   gint64            flush_cost_us;   /* what the view spent on that batch, in items-changed */
 
@@ -233,6 +234,7 @@ static void
 clear_pending (TincanMessageList *self)
 {
   g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_handle_id (&self->caught_up_flush_id, g_source_remove);
   for (guint i = 0; i < self->pending->len; i++)
     unindex_message (self, g_ptr_array_index (self->pending, i));
   g_ptr_array_set_size (self->pending, 0);
@@ -282,6 +284,14 @@ drop_newest (TincanMessageList *self,
 #define FLOOD_INTERVAL_MAX_US (500 * 1000)
 #define FLOOD_COST_FACTOR     16
 
+/* When the main loop has nothing else to do (no frame waiting, no input,
+ * no drawing), the batch need not wait out FLOOD_INTERVAL_US: the spacing
+ * by cost alone keeps the view's share as low, and at least a frame
+ * apart. So the last batch of a flood shows once the flood is handled,
+ * not up to FLOOD_INTERVAL_US later; while the flood lasts there is
+ * rarely a moment with nothing else to do. */
+#define FLOOD_CAUGHT_UP_MIN_US (16 * 1000)
+
 /* How many items the list keeps (0: no limit). */
 static guint
 window_limit (TincanMessageList *self)
@@ -299,6 +309,7 @@ flush_pending (gpointer user_data)
   guint limit = window_limit (self);
 
   self->flush_id = 0;
+  g_clear_handle_id (&self->caught_up_flush_id, g_source_remove);
 
   if (self->pending->len == 0)
     return G_SOURCE_REMOVE;
@@ -329,6 +340,18 @@ flush_pending (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+flush_caught_up (gpointer user_data)
+{
+  TincanMessageList *self = user_data;
+
+  self->caught_up_flush_id = 0;
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  flush_pending (self);
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 schedule_flush (TincanMessageList *self,
                 gboolean           now)
@@ -347,8 +370,16 @@ schedule_flush (TincanMessageList *self,
     }
   else
     {
+      gint64 caught_up_wait_us = self->last_flush_us - g_get_monotonic_time () +
+                                 MAX (FLOOD_CAUGHT_UP_MIN_US, FLOOD_COST_FACTOR * self->flush_cost_us);
+
       self->flush_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) ((wait_us + 999) / 1000),
                                            flush_pending, self, NULL);
+      /* Dispatched only when no source of a higher priority is ready. */
+      g_clear_handle_id (&self->caught_up_flush_id, g_source_remove);
+      self->caught_up_flush_id = g_timeout_add_full (G_PRIORITY_LOW,
+                                                     (guint) ((MAX (caught_up_wait_us, 0) + 999) / 1000),
+                                                     flush_caught_up, self, NULL);
     }
 }
 
@@ -584,6 +615,7 @@ tincan_message_list_dispose (GObject *object)
   TincanMessageList *self = TINCAN_MESSAGE_LIST (object);
 
   g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_handle_id (&self->caught_up_flush_id, g_source_remove);
   g_clear_object (&self->connection);
 
   G_OBJECT_CLASS (tincan_message_list_parent_class)->dispose (object);
