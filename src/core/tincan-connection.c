@@ -114,14 +114,21 @@ struct _TincanConnection
   gint64                   clock_mono_us;
   gint64                   clock_real_us;
 
-  /* Frames received and not handled yet (IncomingFrame), oldest first.
+  /* Frames received and not handled yet (IncomingFrame), oldest first
+   * from @incoming_head on: an array, so a frame costs no allocation.
    * They are handled in slices of at most INCOMING_SLICE_US below GTK's
    * redraw priority, so a flood never starves the window's frames; when
    * more than INCOMING_MAX wait (the main loop cannot keep up), at once,
    * which slows the reading down instead of growing the queue. */
-  GQueue                   incoming;
+  GArray                  *incoming;
+  guint                    incoming_head;
   guint                    incoming_source;
   gboolean                 handling_incoming;
+  /* While a received frame is handled: when it arrived (real time, ms),
+   * the local timestamp of the messages in it. */
+  gint64                   incoming_received_ms;
+  /* The frames decoded from it (reused, emptied after each). */
+  GPtrArray               *decoded;
 
   /* The outbox, in memory: messages not yet sent on the current socket
    * (waiting) and sent but unacknowledged (inflight), both in send order. */
@@ -174,15 +181,9 @@ typedef struct
 {
   SoupWebsocketConnection  *ws;       /* not a reference: compared only */
   GBytes                   *payload;
+  gint64                    received_us;  /* real time */
   gboolean                  binary;
 } IncomingFrame;
-
-static void
-incoming_frame_free (IncomingFrame *incoming)
-{
-  g_bytes_unref (incoming->payload);
-  g_free (incoming);
-}
 
 #define INCOMING_MAX      1024
 #define INCOMING_SLICE_US 5000
@@ -483,12 +484,22 @@ stop_liveness (TincanConnection *self)
 /* Frames out */
 
 static void
+emit_frame_at (TincanConnection    *self,
+               TincanFrameDirection direction,
+               TincanOpcode         opcode,
+               GBytes              *payload,
+               gint64               real_us)
+{
+  g_signal_emit (self, signals[FRAME], 0, direction, opcode, payload, real_us);
+}
+
+static void
 emit_frame (TincanConnection    *self,
             TincanFrameDirection direction,
             TincanOpcode         opcode,
             GBytes              *payload)
 {
-  g_signal_emit (self, signals[FRAME], 0, direction, opcode, payload, g_get_real_time ());
+  emit_frame_at (self, direction, opcode, payload, g_get_real_time ());
 }
 
 static void arm_delayed (TincanConnection *self);
@@ -1547,7 +1558,9 @@ handle_message (TincanConnection *self,
                                       g_steal_pointer (&frame->cid),
                                       g_steal_pointer (&frame->user),
                                       g_steal_pointer (&frame->text),
-                                      frame->seq, frame->ts, tincan_now_ms (),
+                                      frame->seq, frame->ts,
+                                      self->incoming_received_ms != 0 ? self->incoming_received_ms
+                                                                      : tincan_now_ms (),
                                       TINCAN_MESSAGE_STATE_DELIVERED, NULL);
   tincan_store_save (self->store, message);
 
@@ -1843,16 +1856,15 @@ handle_frame (TincanConnection *self,
 
 /* Decodes and handles one received frame, if its socket is still ours. */
 static void
-handle_incoming (TincanConnection *self,
-                 IncomingFrame    *incoming)
+handle_incoming (TincanConnection    *self,
+                 const IncomingFrame *incoming)
 {
-  g_autoptr (GPtrArray) frames = NULL;
+  GPtrArray *frames = self->decoded;
   g_autoptr (GError) error = NULL;
 
   if (self->ws != incoming->ws)
     return;
 
-  frames = g_ptr_array_new_with_free_func ((GDestroyNotify) tincan_frame_free);
   if (!tincan_protocol_decode (self->protocol, incoming->binary, incoming->payload, frames, &error))
     {
       g_autoptr (GError) reported = NULL;
@@ -1862,8 +1874,38 @@ handle_incoming (TincanConnection *self,
       report_error (self, reported);
     }
 
+  self->incoming_received_ms = incoming->received_us / 1000;
   for (guint i = 0; i < frames->len && self->ws == incoming->ws; i++)
     handle_frame (self, g_ptr_array_index (frames, i));
+  self->incoming_received_ms = 0;
+  g_ptr_array_set_size (frames, 0);
+}
+
+static guint
+incoming_length (TincanConnection *self)
+{
+  return self->incoming->len - self->incoming_head;
+}
+
+/* Takes the oldest frame waiting. */
+static IncomingFrame
+incoming_pop (TincanConnection *self)
+{
+  IncomingFrame frame = g_array_index (self->incoming, IncomingFrame, self->incoming_head++);
+
+  /* Empty: start over; in a long flood, move the rest down now and then. */
+  if (self->incoming_head == self->incoming->len)
+    {
+      g_array_set_size (self->incoming, 0);
+      self->incoming_head = 0;
+    }
+  else if (self->incoming_head >= INCOMING_MAX && self->incoming_head * 2 >= self->incoming->len)
+    {
+      g_array_remove_range (self->incoming, 0, self->incoming_head);
+      self->incoming_head = 0;
+    }
+
+  return frame;
 }
 
 /* Handles queued frames, oldest first, until no more than @keep wait or
@@ -1873,18 +1915,19 @@ handle_incoming_until (TincanConnection *self,
                        gint64            deadline_us,
                        guint             keep)
 {
-  IncomingFrame *incoming;
-
   if (self->handling_incoming)
     return;
 
   g_object_ref (self);
   self->handling_incoming = TRUE;
 
-  while (self->incoming.length > keep && (incoming = g_queue_pop_head (&self->incoming)) != NULL)
+  /* A copy: handling may queue more, which may move the array. */
+  while (incoming_length (self) > keep)
     {
-      handle_incoming (self, incoming);
-      incoming_frame_free (incoming);
+      IncomingFrame incoming = incoming_pop (self);
+
+      handle_incoming (self, &incoming);
+      g_bytes_unref (incoming.payload);
       if (deadline_us != 0 && g_get_monotonic_time () >= deadline_us)
         break;
     }
@@ -1900,7 +1943,7 @@ incoming_cb (gpointer user_data)
 
   handle_incoming_until (self, g_get_monotonic_time () + INCOMING_SLICE_US, 0);
 
-  if (self->incoming.length > 0)
+  if (incoming_length (self) > 0)
     return G_SOURCE_CONTINUE;
 
   self->incoming_source = 0;
@@ -1912,14 +1955,17 @@ static void
 drain_incoming (TincanConnection *self)
 {
   handle_incoming_until (self, 0, 0);
-  if (self->incoming.length == 0)
+  if (incoming_length (self) == 0)
     g_clear_handle_id (&self->incoming_source, g_source_remove);
 }
 
 static void
 drop_incoming (TincanConnection *self)
 {
-  g_queue_clear_full (&self->incoming, (GDestroyNotify) incoming_frame_free);
+  for (guint i = self->incoming_head; i < self->incoming->len; i++)
+    g_bytes_unref (g_array_index (self->incoming, IncomingFrame, i).payload);
+  g_array_set_size (self->incoming, 0);
+  self->incoming_head = 0;
   g_clear_handle_id (&self->incoming_source, g_source_remove);
 }
 
@@ -1930,19 +1976,20 @@ on_ws_message (SoupWebsocketConnection *ws,
                gpointer                 user_data)
 {
   TincanConnection *self = user_data;
-  gboolean binary = type == SOUP_WEBSOCKET_DATA_BINARY;
-  IncomingFrame *incoming;
+  IncomingFrame incoming = {
+    .ws = ws,
+    .payload = g_bytes_ref (payload),
+    .received_us = g_get_real_time (),
+    .binary = type == SOUP_WEBSOCKET_DATA_BINARY,
+  };
 
   note_rx (self);
 
-  emit_frame (self, TINCAN_FRAME_DIRECTION_IN,
-              binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, payload);
+  emit_frame_at (self, TINCAN_FRAME_DIRECTION_IN,
+                 incoming.binary ? TINCAN_OPCODE_BINARY : TINCAN_OPCODE_TEXT, payload,
+                 incoming.received_us);
 
-  incoming = g_new (IncomingFrame, 1);
-  incoming->ws = ws;
-  incoming->payload = g_bytes_ref (payload);
-  incoming->binary = binary;
-  g_queue_push_tail (&self->incoming, incoming);
+  g_array_append_val (self->incoming, incoming);
 
   /* Not keeping up: one handled for each one read, so reading goes at
    * the pace of handling and the queue stops growing. */
@@ -3073,6 +3120,8 @@ tincan_connection_finalize (GObject *object)
   g_clear_pointer (&self->awaiting_echo, g_hash_table_unref);
   g_clear_pointer (&self->last_seq, g_hash_table_unref);
   g_clear_pointer (&self->recent_id_set, g_hash_table_unref);
+  g_clear_pointer (&self->incoming, g_array_unref);
+  g_clear_pointer (&self->decoded, g_ptr_array_unref);
   g_clear_pointer (&self->recent_ids, g_free);
 
   G_OBJECT_CLASS (tincan_connection_parent_class)->finalize (object);
@@ -3267,7 +3316,8 @@ tincan_connection_init (TincanConnection *self)
   self->last_seq = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->recent_ids = g_new0 (guint64, MAX_RECENT_IDS);
   self->recent_id_set = g_hash_table_new (g_int64_hash, g_int64_equal);
-  g_queue_init (&self->incoming);
+  self->incoming = g_array_new (FALSE, FALSE, sizeof (IncomingFrame));
+  self->decoded = g_ptr_array_new_with_free_func ((GDestroyNotify) tincan_frame_free);
   g_queue_init (&self->waiting);
   g_queue_init (&self->inflight);
   g_queue_init (&self->awaiting_order);
