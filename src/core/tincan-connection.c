@@ -186,6 +186,7 @@ typedef struct
 } IncomingFrame;
 
 #define INCOMING_MAX      1024
+#define INCOMING_COMPACT  64
 #define INCOMING_SLICE_US 5000
 /* Below GDK_PRIORITY_REDRAW (G_PRIORITY_HIGH_IDLE + 20), without
  * depending on GDK here. */
@@ -1893,13 +1894,10 @@ incoming_pop (TincanConnection *self)
 {
   IncomingFrame frame = g_array_index (self->incoming, IncomingFrame, self->incoming_head++);
 
-  /* Empty: start over; in a long flood, move the rest down now and then. */
-  if (self->incoming_head == self->incoming->len)
-    {
-      g_array_set_size (self->incoming, 0);
-      self->incoming_head = 0;
-    }
-  else if (self->incoming_head >= INCOMING_MAX && self->incoming_head * 2 >= self->incoming->len)
+  /* The frames handled go once they are INCOMING_COMPACT or more and at
+   * least half of the array: at most one frame moved per frame taken,
+   * on average. An empty queue goes the same way. */
+  if (self->incoming_head >= INCOMING_COMPACT && self->incoming_head * 2 >= self->incoming->len)
     {
       g_array_remove_range (self->incoming, 0, self->incoming_head);
       self->incoming_head = 0;
