@@ -2522,6 +2522,78 @@ test_duplicate_signal (Fixture       *fixture,
   recorder_free (rec);
 }
 
+/* The connection remembers the ids of the last 4 096 messages (its
+ * MAX_RECENT_IDS): a new seq under one of those is reported, under an
+ * older one not; every message is shown either way. */
+#define RECENT_IDS 4096
+
+static void
+fake_send_message (SoupWebsocketConnection *conn,
+                   gint64                   seq,
+                   guint                    id)
+{
+  g_autoptr (TincanFrame) message = tincan_frame_new (TINCAN_FRAME_MESSAGE);
+
+  message->room = g_strdup ("lobby");
+  message->id = g_strdup_printf ("id-%u", id);
+  message->user = g_strdup ("bob");
+  message->text = g_strdup_printf ("message %" G_GINT64_FORMAT, seq);
+  message->seq = seq;
+  message->ts = 1700000000000 + seq;
+  fake_send_frame (conn, message);
+}
+
+static guint
+count_reused (Recorder *rec)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < rec->errors->len; i++)
+    if (strstr (((GError *) g_ptr_array_index (rec->errors, i))->message, "reused the id") != NULL)
+      n++;
+  return n;
+}
+
+static void
+test_reused_ids (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr (FakeServer) fake = fake_server_new (FAKE_NORMAL);
+  g_autoptr (TincanProfile) profile = new_profile (fake->url, "alice");
+  g_autoptr (TincanConnection) alice = NULL;
+  SoupWebsocketConnection *conn;
+  Recorder *rec;
+  gint64 seq = 0;
+
+  alice = new_connection (fixture, profile, "alice.db", NULL);
+  rec = recorder_new (alice);
+  tincan_connection_connect (alice);
+  wait_state (alice, TINCAN_CONNECTION_STATE_CONNECTED, 5000);
+  g_assert_cmpuint (fake->conns->len, ==, 1);
+  conn = g_ptr_array_index (fake->conns, 0);
+
+  /* One more than it remembers: id-1 is forgotten, id-2 … id-4097 not. */
+  for (guint id = 1; id <= RECENT_IDS + 1; id++)
+    fake_send_message (conn, ++seq, id);
+  wait_received (rec, RECENT_IDS + 1, 20000);
+  g_assert_cmpuint (count_reused (rec), ==, 0);
+
+  /* Forgotten: not reported (and remembered again, in place of id-2). */
+  fake_send_message (conn, ++seq, 1);
+  /* Remembered: the oldest, the newest and one between are reported. */
+  fake_send_message (conn, ++seq, 3);
+  fake_send_message (conn, ++seq, RECENT_IDS + 1);
+  fake_send_message (conn, ++seq, 2000);
+  /* id-2 went for id-1: no longer remembered. */
+  fake_send_message (conn, ++seq, 2);
+  wait_received (rec, RECENT_IDS + 6, 5000);
+
+  g_assert_cmpuint (count_reused (rec), ==, 3);
+  g_assert_cmpint (tincan_message_get_seq (g_ptr_array_index (rec->received, rec->received->len - 1)), ==, seq);
+
+  recorder_free (rec);
+}
+
 typedef struct
 {
   guint  count;
@@ -2800,6 +2872,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/connection/deliver", Fixture, NULL, fixture_setup, test_deliver, fixture_teardown);
+  g_test_add ("/connection/reused-ids", Fixture, NULL, fixture_setup, test_reused_ids, fixture_teardown);
   g_test_add ("/connection/backoff", Fixture, NULL, fixture_setup, test_backoff, fixture_teardown);
   g_test_add ("/connection/stable-reset", Fixture, NULL, fixture_setup, test_stable_reset, fixture_teardown);
   g_test_add ("/connection/handshake", Fixture, NULL, fixture_setup, test_handshake, fixture_teardown);
