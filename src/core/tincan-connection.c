@@ -46,6 +46,7 @@
 #define MAX_AWAITING_ECHO  4096
 /* Incoming message ids remembered to report one the server reuses. */
 #define MAX_RECENT_IDS     4096
+#define RECENT_ID_SLOTS    (2 * MAX_RECENT_IDS)  /* a power of two: half full at most */
 
 struct _TincanConnection
 {
@@ -139,11 +140,13 @@ struct _TincanConnection
   GQueue                   awaiting_order; /* cids, oldest first (owned by awaiting_echo keys) */
   GHashTable              *last_seq;      /* room → gint64* */
   /* The ids of the last MAX_RECENT_IDS incoming messages, as 64-bit
-   * fingerprints of room and id: a ring, and a set of pointers into it.
-   * Nothing is allocated per message. */
+   * fingerprints of room and id: a ring, oldest first from
+   * @recent_ids_next, and the same fingerprints in an open-addressing
+   * table (RECENT_ID_SLOTS, linear probing, 0 = empty). Nothing is
+   * allocated per message, and a lookup reads one cache line or two. */
   guint64                 *recent_ids;
   guint                    recent_ids_next;
-  GHashTable              *recent_id_set;
+  guint64                 *recent_id_slots;
 
   GDBusConnection         *system_bus;
   guint                    sleep_subscription;
@@ -1039,6 +1042,46 @@ id_fingerprint (const char *room,
   return h != 0 ? h : 1;
 }
 
+/* The slot of @fingerprint in the table, or of the empty one where it
+ * would go. */
+static guint
+recent_id_slot (const guint64 *slots,
+                guint64        fingerprint)
+{
+  guint i = fingerprint & (RECENT_ID_SLOTS - 1);
+
+  while (slots[i] != 0 && slots[i] != fingerprint)
+    i = (i + 1) & (RECENT_ID_SLOTS - 1);
+
+  return i;
+}
+
+/* Empties slot @i, moving up the entries after it that would no longer
+ * be found past the hole (backward-shift deletion: no tombstones). */
+static void
+recent_id_remove_at (guint64 *slots,
+                     guint    i)
+{
+  guint j = i;
+
+  for (;;)
+    {
+      guint home;
+
+      j = (j + 1) & (RECENT_ID_SLOTS - 1);
+      if (slots[j] == 0)
+        break;
+      home = slots[j] & (RECENT_ID_SLOTS - 1);
+      /* It may fill the hole if the hole lies between its home and it. */
+      if (((j - home) & (RECENT_ID_SLOTS - 1)) >= ((j - i) & (RECENT_ID_SLOTS - 1)))
+        {
+          slots[i] = slots[j];
+          i = j;
+        }
+    }
+  slots[i] = 0;
+}
+
 /* Adds @id of @room to the recent ones, in place of the oldest; FALSE
  * if it is among them already. */
 static gboolean
@@ -1047,16 +1090,17 @@ remember_id (TincanConnection *self,
              const char       *id)
 {
   guint64 fingerprint = id_fingerprint (room, id);
-  guint64 *slot;
+  guint64 *oldest = &self->recent_ids[self->recent_ids_next];
+  guint i = recent_id_slot (self->recent_id_slots, fingerprint);
 
-  if (g_hash_table_contains (self->recent_id_set, &fingerprint))
+  if (self->recent_id_slots[i] == fingerprint)
     return FALSE;
 
-  slot = &self->recent_ids[self->recent_ids_next];
-  if (*slot != 0)
-    g_hash_table_remove (self->recent_id_set, slot);
-  *slot = fingerprint;
-  g_hash_table_add (self->recent_id_set, slot);
+  if (*oldest != 0)
+    recent_id_remove_at (self->recent_id_slots, recent_id_slot (self->recent_id_slots, *oldest));
+  *oldest = fingerprint;
+  /* The removal may have moved entries: look for the free slot again. */
+  self->recent_id_slots[recent_id_slot (self->recent_id_slots, fingerprint)] = fingerprint;
   self->recent_ids_next = (self->recent_ids_next + 1) % MAX_RECENT_IDS;
 
   return TRUE;
@@ -3117,7 +3161,7 @@ tincan_connection_finalize (GObject *object)
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->awaiting_echo, g_hash_table_unref);
   g_clear_pointer (&self->last_seq, g_hash_table_unref);
-  g_clear_pointer (&self->recent_id_set, g_hash_table_unref);
+  g_clear_pointer (&self->recent_id_slots, g_free);
   g_clear_pointer (&self->incoming, g_array_unref);
   g_clear_pointer (&self->decoded, g_ptr_array_unref);
   g_clear_pointer (&self->recent_ids, g_free);
@@ -3313,7 +3357,7 @@ tincan_connection_init (TincanConnection *self)
   self->awaiting_echo = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->last_seq = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->recent_ids = g_new0 (guint64, MAX_RECENT_IDS);
-  self->recent_id_set = g_hash_table_new (g_int64_hash, g_int64_equal);
+  self->recent_id_slots = g_new0 (guint64, RECENT_ID_SLOTS);
   self->incoming = g_array_new (FALSE, FALSE, sizeof (IncomingFrame));
   self->decoded = g_ptr_array_new_with_free_func ((GDestroyNotify) tincan_frame_free);
   g_queue_init (&self->waiting);
