@@ -158,6 +158,77 @@ test_anonymize (void)
   g_assert_nonnull (tag_null);
 }
 
+/* Two strings, not their concatenation; never 0; the same every time. */
+static void
+test_fingerprint2 (void)
+{
+  g_assert_cmpuint (tincan_fingerprint2 ("a", "bc"), !=, tincan_fingerprint2 ("ab", "c"));
+  g_assert_cmpuint (tincan_fingerprint2 ("lobby", "m-1"), !=, tincan_fingerprint2 ("lobby", "m-2"));
+  g_assert_cmpuint (tincan_fingerprint2 ("lobby", "m-1"), ==, tincan_fingerprint2 ("lobby", "m-1"));
+  g_assert_cmpuint (tincan_fingerprint2 ("", ""), !=, 0);
+}
+
+/* It remembers the last @capacity added, in order. */
+static void
+test_recent_set_window (void)
+{
+  g_autoptr (TincanRecentSet) set = tincan_recent_set_new (8);
+
+  for (guint64 i = 1; i <= 9; i++)
+    g_assert_true (tincan_recent_set_add (set, i));
+  g_assert_false (tincan_recent_set_contains (set, 1));
+  for (guint64 i = 2; i <= 9; i++)
+    g_assert_true (tincan_recent_set_contains (set, i));
+
+  /* Already there: nothing changes, 2 is still the oldest. */
+  g_assert_false (tincan_recent_set_add (set, 5));
+  g_assert_true (tincan_recent_set_contains (set, 2));
+
+  /* Forgotten, so new again: it takes the place of the oldest. */
+  g_assert_true (tincan_recent_set_add (set, 1));
+  g_assert_false (tincan_recent_set_contains (set, 2));
+  g_assert_true (tincan_recent_set_contains (set, 3));
+  g_assert_false (tincan_recent_set_contains (set, 0));
+}
+
+/* Against a GHashTable and a queue, with fingerprints that crowd a few
+ * slots of the table (and wrap around its end), so that probes are long
+ * and removals move entries. */
+static void
+test_recent_set_matches_hash_table (void)
+{
+  const guint capacity = 512;
+  g_autoptr (TincanRecentSet) set = tincan_recent_set_new (capacity);
+  g_autoptr (GHashTable) reference = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autofree guint64 *ring = g_new0 (guint64, capacity);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (20261122);
+  guint next = 0;
+
+  for (guint n = 0; n < 400000; n++)
+    {
+      /* Low bits (the slot) from a handful of values next to the end of
+       * the table; high bits from a range twice the capacity, so that
+       * some come back while remembered and some after. */
+      guint64 fingerprint = ((guint64) g_rand_int_range (rand, 1, 2 * capacity) << 20) |
+                            (guint64) (1024 - g_rand_int_range (rand, 1, 5));
+      gboolean known = g_hash_table_contains (reference, &fingerprint);
+
+      g_assert_cmpint (tincan_recent_set_contains (set, fingerprint), ==, known);
+      g_assert_cmpint (tincan_recent_set_add (set, fingerprint), ==, !known);
+      if (known)
+        continue;
+
+      if (ring[next] != 0)
+        g_hash_table_remove (reference, &ring[next]);
+      ring[next] = fingerprint;
+      g_hash_table_add (reference, &ring[next]);
+      next = (next + 1) % capacity;
+    }
+
+  for (guint i = 0; i < capacity; i++)
+    g_assert_true (tincan_recent_set_contains (set, ring[i]));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -171,6 +242,9 @@ main (int   argc,
   g_test_add_func ("/util/uuid", test_uuid);
   g_test_add_func ("/util/mask-secret", test_mask_secret);
   g_test_add_func ("/util/anonymize", test_anonymize);
+  g_test_add_func ("/util/fingerprint2", test_fingerprint2);
+  g_test_add_func ("/util/recent-set/window", test_recent_set_window);
+  g_test_add_func ("/util/recent-set/matches-hash-table", test_recent_set_matches_hash_table);
 
   return g_test_run ();
 }

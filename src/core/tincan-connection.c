@@ -46,7 +46,6 @@
 #define MAX_AWAITING_ECHO  4096
 /* Incoming message ids remembered to report one the server reuses. */
 #define MAX_RECENT_IDS     4096
-#define RECENT_ID_SLOTS    (2 * MAX_RECENT_IDS)  /* a power of two: half full at most */
 
 struct _TincanConnection
 {
@@ -139,14 +138,9 @@ struct _TincanConnection
   GHashTable              *awaiting_echo; /* cid → TincanMessage (owned) */
   GQueue                   awaiting_order; /* cids, oldest first (owned by awaiting_echo keys) */
   GHashTable              *last_seq;      /* room → gint64* */
-  /* The ids of the last MAX_RECENT_IDS incoming messages, as 64-bit
-   * fingerprints of room and id: a ring, oldest first from
-   * @recent_ids_next, and the same fingerprints in an open-addressing
-   * table (RECENT_ID_SLOTS, linear probing, 0 = empty). Nothing is
-   * allocated per message, and a lookup reads one cache line or two. */
-  guint64                 *recent_ids;
-  guint                    recent_ids_next;
-  guint64                 *recent_id_slots;
+  /* The ids of the last MAX_RECENT_IDS incoming messages, as
+   * fingerprints of room and id. */
+  TincanRecentSet         *recent_ids;
 
   GDBusConnection         *system_bus;
   guint                    sleep_subscription;
@@ -1016,72 +1010,6 @@ forget_awaiting_echo (TincanConnection *self,
   g_hash_table_remove (self->awaiting_echo, key);
 }
 
-/* FNV-1a over room, a NUL and id, then MurmurHash3's 64-bit finalizer to
- * spread the bits. Never 0, which marks an empty slot of the ring. Two
- * different ids share one with a chance of 1 in 2⁶⁴ per pair. */
-static guint64
-id_fingerprint (const char *room,
-                const char *id)
-{
-  const guint64 prime = G_GUINT64_CONSTANT (0x100000001b3);
-  guint64 h = G_GUINT64_CONSTANT (0xcbf29ce484222325);
-  const guchar *p;
-
-  for (p = (const guchar *) room; *p != '\0'; p++)
-    h = (h ^ *p) * prime;
-  h *= prime;
-  for (p = (const guchar *) id; *p != '\0'; p++)
-    h = (h ^ *p) * prime;
-
-  h ^= h >> 33;
-  h *= G_GUINT64_CONSTANT (0xff51afd7ed558ccd);
-  h ^= h >> 33;
-  h *= G_GUINT64_CONSTANT (0xc4ceb9fe1a85ec53);
-  h ^= h >> 33;
-
-  return h != 0 ? h : 1;
-}
-
-/* The slot of @fingerprint in the table, or of the empty one where it
- * would go. */
-static guint
-recent_id_slot (const guint64 *slots,
-                guint64        fingerprint)
-{
-  guint i = fingerprint & (RECENT_ID_SLOTS - 1);
-
-  while (slots[i] != 0 && slots[i] != fingerprint)
-    i = (i + 1) & (RECENT_ID_SLOTS - 1);
-
-  return i;
-}
-
-/* Empties slot @i, moving up the entries after it that would no longer
- * be found past the hole (backward-shift deletion: no tombstones). */
-static void
-recent_id_remove_at (guint64 *slots,
-                     guint    i)
-{
-  guint j = i;
-
-  for (;;)
-    {
-      guint home;
-
-      j = (j + 1) & (RECENT_ID_SLOTS - 1);
-      if (slots[j] == 0)
-        break;
-      home = slots[j] & (RECENT_ID_SLOTS - 1);
-      /* It may fill the hole if the hole lies between its home and it. */
-      if (((j - home) & (RECENT_ID_SLOTS - 1)) >= ((j - i) & (RECENT_ID_SLOTS - 1)))
-        {
-          slots[i] = slots[j];
-          i = j;
-        }
-    }
-  slots[i] = 0;
-}
-
 /* Adds @id of @room to the recent ones, in place of the oldest; FALSE
  * if it is among them already. */
 static gboolean
@@ -1089,21 +1017,7 @@ remember_id (TincanConnection *self,
              const char       *room,
              const char       *id)
 {
-  guint64 fingerprint = id_fingerprint (room, id);
-  guint64 *oldest = &self->recent_ids[self->recent_ids_next];
-  guint i = recent_id_slot (self->recent_id_slots, fingerprint);
-
-  if (self->recent_id_slots[i] == fingerprint)
-    return FALSE;
-
-  if (*oldest != 0)
-    recent_id_remove_at (self->recent_id_slots, recent_id_slot (self->recent_id_slots, *oldest));
-  *oldest = fingerprint;
-  /* The removal may have moved entries: look for the free slot again. */
-  self->recent_id_slots[recent_id_slot (self->recent_id_slots, fingerprint)] = fingerprint;
-  self->recent_ids_next = (self->recent_ids_next + 1) % MAX_RECENT_IDS;
-
-  return TRUE;
+  return tincan_recent_set_add (self->recent_ids, tincan_fingerprint2 (room, id));
 }
 
 static gint64 *
@@ -3161,10 +3075,9 @@ tincan_connection_finalize (GObject *object)
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->awaiting_echo, g_hash_table_unref);
   g_clear_pointer (&self->last_seq, g_hash_table_unref);
-  g_clear_pointer (&self->recent_id_slots, g_free);
   g_clear_pointer (&self->incoming, g_array_unref);
   g_clear_pointer (&self->decoded, g_ptr_array_unref);
-  g_clear_pointer (&self->recent_ids, g_free);
+  g_clear_pointer (&self->recent_ids, tincan_recent_set_free);
 
   G_OBJECT_CLASS (tincan_connection_parent_class)->finalize (object);
 }
@@ -3356,8 +3269,7 @@ tincan_connection_init (TincanConnection *self)
   self->pending = g_hash_table_new (g_str_hash, g_str_equal);
   self->awaiting_echo = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->last_seq = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->recent_ids = g_new0 (guint64, MAX_RECENT_IDS);
-  self->recent_id_slots = g_new0 (guint64, RECENT_ID_SLOTS);
+  self->recent_ids = tincan_recent_set_new (MAX_RECENT_IDS);
   self->incoming = g_array_new (FALSE, FALSE, sizeof (IncomingFrame));
   self->decoded = g_ptr_array_new_with_free_func ((GDestroyNotify) tincan_frame_free);
   g_queue_init (&self->waiting);

@@ -203,3 +203,137 @@ tincan_anonymize (const char *value)
 
   return g_strdup_printf ("<text %" G_GSIZE_FORMAT " bytes>", strlen (value));
 }
+
+guint64
+tincan_fingerprint2 (const char *a,
+                     const char *b)
+{
+  const guint64 prime = G_GUINT64_CONSTANT (0x100000001b3);
+  guint64 h = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+  const guchar *p;
+
+  g_return_val_if_fail (a != NULL && b != NULL, 1);
+
+  for (p = (const guchar *) a; *p != '\0'; p++)
+    h = (h ^ *p) * prime;
+  h *= prime;
+  for (p = (const guchar *) b; *p != '\0'; p++)
+    h = (h ^ *p) * prime;
+
+  h ^= h >> 33;
+  h *= G_GUINT64_CONSTANT (0xff51afd7ed558ccd);
+  h ^= h >> 33;
+  h *= G_GUINT64_CONSTANT (0xc4ceb9fe1a85ec53);
+  h ^= h >> 33;
+
+  return h != 0 ? h : 1;
+}
+
+struct _TincanRecentSet
+{
+  guint64 *ring;    /* @capacity entries, the oldest at @next; 0 = unused */
+  guint64 *slots;   /* @mask + 1 entries; 0 = empty */
+  guint    capacity;
+  guint    next;
+  guint    mask;
+};
+
+TincanRecentSet *
+tincan_recent_set_new (guint capacity)
+{
+  TincanRecentSet *self;
+
+  g_return_val_if_fail (capacity > 0 && capacity <= G_MAXUINT / 4, NULL);
+
+  self = g_new0 (TincanRecentSet, 1);
+  self->capacity = capacity;
+  /* A power of two, at least twice @capacity: at most half full, so
+   * probes stay short. */
+  self->mask = (1u << g_bit_storage (2 * capacity - 1)) - 1;
+  self->ring = g_new0 (guint64, capacity);
+  self->slots = g_new0 (guint64, self->mask + 1);
+
+  return self;
+}
+
+void
+tincan_recent_set_free (TincanRecentSet *self)
+{
+  if (self == NULL)
+    return;
+
+  g_free (self->ring);
+  g_free (self->slots);
+  g_free (self);
+}
+
+/* The slot of @fingerprint, or of the empty one where it would go. */
+static guint
+recent_set_slot (TincanRecentSet *self,
+                 guint64          fingerprint)
+{
+  guint i = fingerprint & self->mask;
+
+  while (self->slots[i] != 0 && self->slots[i] != fingerprint)
+    i = (i + 1) & self->mask;
+
+  return i;
+}
+
+/* Empties slot @i, moving up the entries after it that would no longer be
+ * found past the hole (backward-shift deletion: no tombstones). */
+static void
+recent_set_remove_at (TincanRecentSet *self,
+                      guint            i)
+{
+  guint j = i;
+
+  for (;;)
+    {
+      guint home;
+
+      j = (j + 1) & self->mask;
+      if (self->slots[j] == 0)
+        break;
+      home = self->slots[j] & self->mask;
+      /* It may fill the hole if the hole lies between its home and it. */
+      if (((j - home) & self->mask) >= ((j - i) & self->mask))
+        {
+          self->slots[i] = self->slots[j];
+          i = j;
+        }
+    }
+  self->slots[i] = 0;
+}
+
+gboolean
+tincan_recent_set_contains (TincanRecentSet *self,
+                            guint64          fingerprint)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  return fingerprint != 0 && self->slots[recent_set_slot (self, fingerprint)] == fingerprint;
+}
+
+gboolean
+tincan_recent_set_add (TincanRecentSet *self,
+                       guint64          fingerprint)
+{
+  guint64 *oldest;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (fingerprint != 0, FALSE);
+
+  if (self->slots[recent_set_slot (self, fingerprint)] == fingerprint)
+    return FALSE;
+
+  oldest = &self->ring[self->next];
+  if (*oldest != 0)
+    recent_set_remove_at (self, recent_set_slot (self, *oldest));
+  *oldest = fingerprint;
+  /* The removal may have moved entries: look for the free slot again. */
+  self->slots[recent_set_slot (self, fingerprint)] = fingerprint;
+  self->next = (self->next + 1) % self->capacity;
+
+  return TRUE;
+}

@@ -19,4 +19,26 @@ char     *tincan_mask_secret          (const char *secret);
  * "<text 42 bytes>". Bodies never reach logs. */
 char     *tincan_anonymize            (const char *value);
 
+/* A 64-bit fingerprint of two strings (FNV-1a over @a, a NUL and @b, then
+ * MurmurHash3's finalizer); never 0. Two different pairs share one with a
+ * chance of 1 in 2⁶⁴. */
+guint64   tincan_fingerprint2         (const char *a,
+                                       const char *b);
+
+/* The last @capacity fingerprints added: a ring, oldest first, and an
+ * open-addressing table of twice as many slots (linear probing,
+ * backward-shift deletion). Nothing is allocated per fingerprint. */
+typedef struct _TincanRecentSet TincanRecentSet;
+
+TincanRecentSet *tincan_recent_set_new      (guint            capacity);
+void             tincan_recent_set_free     (TincanRecentSet *self);
+gboolean         tincan_recent_set_contains (TincanRecentSet *self,
+                                             guint64          fingerprint);
+/* Adds @fingerprint (not 0) in place of the oldest when full; FALSE, and
+ * nothing changes, if it is among them already. */
+gboolean         tincan_recent_set_add      (TincanRecentSet *self,
+                                             guint64          fingerprint);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TincanRecentSet, tincan_recent_set_free)
+
 G_END_DECLS
